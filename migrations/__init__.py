@@ -1,0 +1,1 @@
+"""Alembic migration environment (installed so `aewatch init` works from a wheel)."""

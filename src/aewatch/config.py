@@ -1,0 +1,436 @@
+"""Load the trial's TOML config into typed, validated, frozen settings.
+
+A wrong key, type or value fails at start-up with the file, the key and what was
+expected: a safety daemon that starts with a typo in its recipient list is worse
+than one that refuses to start. Secrets never live in the file; they come from
+environment variables only. Every setting can be overridden from the environment
+as ``AEWATCH_<SECTION>__<KEY>`` (e.g. ``AEWATCH_SMTP__PORT=2525``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "AEWATCH_"
+DEFAULT_CONFIG = Path("config/nct06261047.toml")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased for the person who edits the file."""
+
+
+@dataclass(frozen=True)
+class TrialSettings:
+    id: str
+    title: str = ""
+    planned_enrolment: int = 36
+    ctcae_version: str = "5.0"
+    # SDTM STUDYID values accepted as this trial (sites and test exports may use others).
+    studies: tuple[str, ...] = ()
+    # Who is in the safety population (denominator): subjects with at least one RT course.
+    safety_population: str = "rt_started"
+
+
+@dataclass(frozen=True)
+class RadiotherapySettings:
+    alpha_beta_gy: float = 10.0
+    min_bed_gy: float = 60.0
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    inbox: str = "var/inbox"
+    data_dir: str = "var/data"
+    poll_seconds: float = 5.0
+    # A lease longer than the slowest SMTP conversation, so a live sender keeps its claim.
+    lease_seconds: float = 120.0
+    worker_id: str = ""
+
+
+@dataclass(frozen=True)
+class GradingSettings:
+    # Baseline for lab grading: last value on or before RT start, else DM.RFXSTDTC, else LBBLFL.
+    baseline: str = "last_before_rt_start"
+    lab_derived_ae_min_grade: int = 3
+    rild_window_days: int = 90
+    hys_law_window_days: int = 3
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    sae: tuple[str, ...] = ()
+    threshold: tuple[str, ...] = ()
+    dsmb: tuple[str, ...] = ()
+    fallback: tuple[str, ...] = ()
+    escalation_chain: tuple[str, ...] = ()
+    from_address: str = "aewatch@localhost"
+    ack_escalate_after_hours: float = 24.0
+    reminder_every_hours: float = 12.0
+    max_attempts: int = 8
+    backoff_base_seconds: float = 30.0
+    backoff_max_seconds: float = 3600.0
+    site_silence_days: int = 30
+    outbox_dir: str = "var/outbox"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = ""
+    port: int = 587
+    starttls: bool = True
+    implicit_tls: bool = False
+    verify_certificates: bool = True
+    username: str = ""
+    timeout_seconds: float = 30.0
+    ca_file: str = ""
+
+
+@dataclass(frozen=True)
+class ClockSettings:
+    """Expedited reporting clocks (ICH E2A; all configurable because the trial's are UNKNOWN)."""
+
+    sponsor_notification_hours: float = 24.0
+    susar_fatal_days: int = 7
+    susar_fatal_followup_days: int = 15
+    susar_other_days: int = 15
+
+
+@dataclass(frozen=True)
+class ExpectedEvents:
+    """CTCAE terms expected for each treatment: the reference for expectedness (SUSAR)."""
+
+    radiotherapy: tuple[str, ...] = ()
+    systemic: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    dsmb_day_of_month: int = 5
+    out_dir: str = "var/reports"
+    pdf: bool = True
+
+
+@dataclass(frozen=True)
+class SourceMapping:
+    """How one site's or EDC's export maps onto SDTM variables."""
+
+    name: str
+    match: tuple[str, ...] = ("*",)
+    domain: str = ""
+    columns: Mapping[str, str] = field(default_factory=dict)
+    values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    site: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    trial: TrialSettings
+    radiotherapy: RadiotherapySettings
+    worker: WorkerSettings
+    grading: GradingSettings
+    alerts: AlertSettings
+    smtp: SmtpSettings
+    clocks: ClockSettings
+    expected: ExpectedEvents
+    reports: ReportSettings
+    sources: tuple[SourceMapping, ...]
+    stopping_rules: tuple[Any, ...]
+    database_url: str
+    source_path: str
+    config_hash: str
+
+    @property
+    def smtp_password(self) -> str:
+        """Read at use, never stored in the settings object or the audit log."""
+        return os.environ.get(f"{ENV_PREFIX}SMTP_PASSWORD", "")
+
+    @property
+    def inbox(self) -> Path:
+        return Path(self.worker.inbox)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.worker.data_dir)
+
+
+_SECTIONS: dict[str, type] = {
+    "trial": TrialSettings,
+    "radiotherapy": RadiotherapySettings,
+    "worker": WorkerSettings,
+    "grading": GradingSettings,
+    "alerts": AlertSettings,
+    "smtp": SmtpSettings,
+    "clocks": ClockSettings,
+    "expected_events": ExpectedEvents,
+    "reports": ReportSettings,
+}
+_LIST_SECTIONS = ("stopping_rule",)
+_TABLE_SECTIONS = ("sources",)
+_SECRET_KEYS = {"password", "secret", "token"}
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Read config from ``path`` (or ``AEWATCH_CONFIG``), apply env overrides, validate."""
+    env = os.environ if env is None else env
+    config_path = Path(path or env.get(f"{ENV_PREFIX}CONFIG") or DEFAULT_CONFIG)
+    if not config_path.is_file():
+        raise ConfigError(
+            f"{config_path}: config file not found; set AEWATCH_CONFIG to the trial's TOML file"
+        )
+    raw_bytes = config_path.read_bytes()
+    try:
+        data = tomllib.loads(raw_bytes.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{config_path}: not valid TOML: {exc}") from exc
+    return settings_from_mapping(data, source=str(config_path), env=env)
+
+
+def settings_from_mapping(
+    data: Mapping[str, Any], source: str = "<memory>", env: Mapping[str, str] | None = None
+) -> Settings:
+    env = os.environ if env is None else env
+    data = _apply_env_overrides(dict(data), env, source)
+    unknown = set(data) - set(_SECTIONS) - set(_LIST_SECTIONS) - set(_TABLE_SECTIONS)
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown section(s) {sorted(unknown)}; "
+            f"expected one of {sorted([*_SECTIONS, *_LIST_SECTIONS, *_TABLE_SECTIONS])}"
+        )
+    if "trial" not in data:
+        raise ConfigError(f"{source}: missing section [trial] (at least trial.id is required)")
+    built = {
+        name: _build(cls, data.get(name, {}), f"{source}: [{name}]")
+        for name, cls in _SECTIONS.items()
+    }
+    sources = tuple(
+        _build_source(name, table, f"{source}: [sources.{name}]")
+        for name, table in _expect_table(data.get("sources", {}), f"{source}: [sources]").items()
+    )
+    trial: TrialSettings = built["trial"]
+    rules = _build_rules(data.get("stopping_rule", []), source, trial.planned_enrolment)
+    worker: WorkerSettings = built["worker"]
+    database_url = env.get(f"{ENV_PREFIX}DATABASE_URL") or default_database_url(worker)
+    canonical = json.dumps(_redact(data), sort_keys=True, default=str).encode()
+    return Settings(
+        trial=trial,
+        radiotherapy=built["radiotherapy"],
+        worker=worker,
+        grading=built["grading"],
+        alerts=built["alerts"],
+        smtp=built["smtp"],
+        clocks=built["clocks"],
+        expected=built["expected_events"],
+        reports=built["reports"],
+        sources=sources,
+        stopping_rules=rules,
+        database_url=database_url,
+        source_path=source,
+        config_hash=hashlib.sha256(canonical).hexdigest()[:16],
+    )
+
+
+def default_database_url(worker: WorkerSettings) -> str:
+    """The embedded default: a SQLite file in the data directory next to the inbox."""
+    return f"sqlite:///{Path(worker.data_dir) / 'aewatch.sqlite'}"
+
+
+def _build_rules(raw: Any, source: str, planned: int) -> tuple[Any, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{source}: [[stopping_rule]] must be an array of tables")
+    if not raw:
+        return ()
+    from aewatch.safety.rules import parse_rule  # only when rules are configured
+
+    rules = []
+    for index, table in enumerate(raw):
+        try:
+            rules.append(parse_rule(table, where=f"stopping_rule[{index}]", n_max=planned))
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {exc}") from exc
+    names = [rule.name for rule in rules]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{source}: stopping_rule names must be unique, got {names}")
+    return tuple(rules)
+
+
+def _build_source(name: str, table: Any, where: str) -> SourceMapping:
+    table = _expect_table(table, where)
+    allowed = {"match", "domain", "columns", "values", "site"}
+    _reject_unknown(table, allowed, where)
+    match = table.get("match", ["*"])
+    if isinstance(match, str):
+        match = [match]
+    columns = _expect_table(table.get("columns", {}), f"{where}.columns")
+    values = _expect_table(table.get("values", {}), f"{where}.values")
+    for variable, mapping in values.items():
+        _expect_table(mapping, f"{where}.values.{variable}")
+    return SourceMapping(
+        name=name,
+        match=tuple(_coerce(str, m, f"{where}.match") for m in match),
+        domain=str(table.get("domain", "")).upper(),
+        columns={str(k): str(v).upper() for k, v in columns.items()},
+        values={
+            str(var).upper(): {str(k): str(v) for k, v in mapping.items()}
+            for var, mapping in values.items()
+        },
+        site=str(table.get("site", "")),
+    )
+
+
+def _build(cls: type, raw: Any, where: str) -> Any:
+    raw = _expect_table(raw, where)
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    _reject_unknown(raw, known, where)
+    values = {}
+    for f in fields(cls):
+        if f.name in raw:
+            values[f.name] = _coerce(hints[f.name], raw[f.name], f"{where}.{f.name}")
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        missing = [
+            f.name for f in fields(cls) if f.name not in values and _is_required(f)
+        ]
+        raise ConfigError(f"{where}: missing required key(s) {missing}") from exc
+
+
+def _is_required(f: Any) -> bool:
+    from dataclasses import MISSING
+
+    return f.default is MISSING and f.default_factory is MISSING
+
+
+def _reject_unknown(raw: Mapping[str, Any], known: set[str], where: str) -> None:
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; expected {sorted(known)}")
+
+
+def _expect_table(raw: Any, where: str) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: expected a table, got {type(raw).__name__} {raw!r}")
+    return dict(raw)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    """Check one value against its type hint; strings from env vars are parsed."""
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        (item,) = typing.get_args(hint)[:1]
+        if isinstance(value, str):
+            value = _parse_env_list(value)
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return tuple(_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin in (types.UnionType, typing.Union):
+        raise ConfigError(f"{where}: unsupported type {hint}")  # pragma: no cover
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"true", "1", "yes", "false", "0", "no"}:
+            return value.lower() in {"true", "1", "yes"}
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+def _parse_env_list(text: str) -> list[Any]:
+    text = text.strip()
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"cannot parse list {text!r}: {exc}") from exc
+        return list(parsed)
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _apply_env_overrides(
+    data: dict[str, Any], env: Mapping[str, str], source: str
+) -> dict[str, Any]:
+    """``AEWATCH_SMTP__PORT=2525`` sets [smtp].port; values are parsed by the key's type."""
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].partition("__")
+        section, key = section.lower(), key.lower()
+        if section not in _SECTIONS:
+            raise ConfigError(
+                f"environment variable {name}: unknown section {section!r}; "
+                f"expected one of {sorted(_SECTIONS)}"
+            )
+        if key in _SECRET_KEYS:
+            continue
+        table = dict(data.get(section, {}))
+        table[key] = value
+        data[section] = table
+    return data
+
+
+def _redact(data: Any) -> Any:
+    if isinstance(data, Mapping):
+        return {k: _redact(v) for k, v in data.items() if k not in _SECRET_KEYS}
+    if isinstance(data, list):
+        return [_redact(v) for v in data]
+    return data
+
+
+def describe(settings: Settings) -> dict[str, Any]:
+    """A JSON-able view of the effective settings (no secrets), for `aewatch config`."""
+
+    def plain(value: Any) -> Any:
+        if is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+        if isinstance(value, Mapping):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, tuple | list):
+            return [plain(v) for v in value]
+        return value
+
+    view = plain(settings)
+    view["database_url"] = _hide_password(settings.database_url)
+    return view
+
+
+def _hide_password(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url

@@ -1,0 +1,1 @@
+"""Jinja2 templates for alerts and reports (installed as package data)."""

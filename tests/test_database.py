@@ -1,0 +1,64 @@
+"""The schema: migrations create it on both engines and match the models exactly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select, text
+
+from aewatch.db import make_engine
+from aewatch.migrate import current_revision, upgrade
+from aewatch.models import AuditEntry, Base
+
+
+def test_upgrade_on_an_empty_database_reaches_head_and_is_safe_to_repeat(db_url: str) -> None:
+    engine = make_engine(db_url)
+    first = upgrade(engine)
+    second = upgrade(engine)
+    assert first == second == current_revision(engine)
+    assert first
+
+
+def test_models_match_the_migrations_so_autogenerate_finds_nothing(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, Base.metadata)
+    assert diff == []
+
+
+def test_sqlite_runs_with_wal_busy_timeout_and_foreign_keys(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+
+
+def test_foreign_keys_are_enforced(db_url: str) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from aewatch.db import session_factory
+    from aewatch.models import Subject
+
+    sessions = session_factory(make_engine(db_url))
+    with pytest.raises(IntegrityError), sessions() as session, session.begin():
+        session.add(
+            Subject(trial_pk=999, subject_id="X", study_id="S", updated_at=datetime.now(UTC))
+        )
+
+
+def test_timestamps_come_back_timezone_aware_utc(db_url: str) -> None:
+    from aewatch.db import session_factory
+
+    sessions = session_factory(make_engine(db_url))
+    moment = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
+    with sessions() as session, session.begin():
+        session.add(AuditEntry(at=moment, actor="t", action="test"))
+    with sessions() as session:
+        stored = session.scalars(select(AuditEntry.at)).one()
+    assert stored == moment and stored.tzinfo is not None
