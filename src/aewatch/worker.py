@@ -1,0 +1,164 @@
+"""The polling loop: ingest → (grading, rules, outbox inside each file's transaction)
+→ acknowledgement checks → monthly report → send. Thin on purpose: each step is
+one call that says whether it did something.
+
+SIGTERM and SIGINT only set a flag; the loop checks it between steps, so the
+file being ingested is committed (or rolled back) whole and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from aewatch.clock import Clock
+from aewatch.config import Settings
+from aewatch.models import Heartbeat
+from aewatch.pipeline import FileOutcome, Pipeline
+
+log = logging.getLogger("aewatch.worker")
+
+
+@dataclass
+class CycleResult:
+    files: list[FileOutcome] = field(default_factory=list)
+    alerts_sent: int = 0
+    alerts_failed: int = 0
+    reminders: int = 0
+    silence_alerts: int = 0
+    report: str | None = None
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        *,
+        worker_id: str | None = None,
+        transport: Any = None,
+        max_files_per_cycle: int = 1000,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.clock = clock
+        self.worker_id = worker_id or settings.worker.worker_id or default_worker_id()
+        self.transport = transport
+        self.max_files_per_cycle = max_files_per_cycle
+        self.stopping = threading.Event()
+        self.pipeline = Pipeline(settings, sessions, clock, self.worker_id)
+        self.started_at = clock.now()
+
+    # -- one cycle -------------------------------------------------------------------
+    def cycle(self) -> CycleResult:
+        result = CycleResult()
+        while not self.stopping.is_set() and len(result.files) < self.max_files_per_cycle:
+            outcome = self.pipeline.ingest_next()
+            if outcome is None:
+                break
+            result.files.append(outcome)
+        if self.stopping.is_set():
+            return result
+        result.silence_alerts = self._check_site_silence()
+        result.reminders = self._check_acknowledgements()
+        result.report = self._monthly_report()
+        sent, failed = self._send()
+        result.alerts_sent, result.alerts_failed = sent, failed
+        self._heartbeat(result)
+        return result
+
+    def run(self, *, once: bool = False) -> None:
+        """Poll until stopped (SIGTERM/SIGINT), or one full cycle with ``once``."""
+        self._install_signal_handlers()
+        self.pipeline.inbox.ensure()
+        log.info(
+            "worker=%s started inbox=%s db=%s",
+            self.worker_id,
+            self.settings.worker.inbox,
+            self.settings.database_url.split("@")[-1],
+        )
+        while not self.stopping.is_set():
+            try:
+                self.cycle()
+            except Exception:  # the daemon must outlive a bad cycle (e.g. database restart)
+                log.exception(
+                    "worker=%s cycle failed; retrying after the poll interval", self.worker_id
+                )
+            if once:
+                break
+            self.stopping.wait(self.settings.worker.poll_seconds)
+        log.info("worker=%s stopped", self.worker_id)
+
+    def stop(self, *_: Any) -> None:
+        self.stopping.set()
+
+    # -- steps -----------------------------------------------------------------------
+    def _check_site_silence(self) -> int:
+        from aewatch.consequences import queue_site_silence
+
+        return queue_site_silence(self.sessions, self.settings, self.clock.now(), self.worker_id)
+
+    def _check_acknowledgements(self) -> int:
+        from aewatch.alerts.sender import check_acknowledgements
+
+        return check_acknowledgements(self.sessions, self.settings, self.clock)
+
+    def _monthly_report(self) -> str | None:
+        from aewatch.reports.schedule import maybe_run_monthly_report
+
+        return maybe_run_monthly_report(self.sessions, self.settings, self.clock)
+
+    def _send(self) -> tuple[int, int]:
+        from aewatch.alerts.sender import drain
+
+        result = drain(
+            self.sessions,
+            self.settings,
+            self.clock,
+            worker_id=self.worker_id,
+            transport=self.transport,
+        )
+        return int(getattr(result, "sent", 0)), int(getattr(result, "failed", 0))
+
+    def _heartbeat(self, result: CycleResult) -> None:
+        now = self.clock.now()
+        detail = {
+            "files": len(result.files),
+            "sent": result.alerts_sent,
+            "failed": result.alerts_failed,
+            "pid": os.getpid(),
+        }
+        with self.sessions() as session, session.begin():
+            beat = session.scalars(
+                select(Heartbeat).where(Heartbeat.worker_id == self.worker_id)
+            ).first()
+            if beat is None:
+                session.add(
+                    Heartbeat(
+                        worker_id=self.worker_id,
+                        beat_at=now,
+                        started_at=self.started_at,
+                        detail=detail,
+                    )
+                )
+            else:
+                beat.beat_at, beat.detail = now, detail
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
