@@ -206,3 +206,11 @@ def clock() -> ManualClock:
 def settings(tmp_path: Path, db_url: str) -> Settings:
     """The trial's real config, with every path inside the test's temp folder."""
     return make_settings(tmp_path, db_url)
+
+
+@pytest.fixture
+def pipeline(settings: Settings, sessions, clock: ManualClock):  # type: ignore[no-untyped-def]
+    """The real ingest pipeline on the test's database and temp inbox."""
+    from aewatch.pipeline import Pipeline
+
+    return Pipeline(settings, sessions, clock, "test-worker")
