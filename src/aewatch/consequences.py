@@ -7,11 +7,15 @@ alert is committed together with its cause or not at all (DESIGN invariant 3).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from aewatch import audit
+from aewatch.alerts.requests import AlertRequest
 from aewatch.config import Settings
+from aewatch.models import AdverseEvent, AeVersion, RtCourse, Site, Subject
 
 
 class Consequences:
@@ -29,6 +33,7 @@ class Consequences:
         self.ae_versions: list[int] = []
         self.lab_subjects: set[int] = set()
         self.courses: list[int] = []
+        self.requests: list[AlertRequest] = []
 
     def subjects_changed(self, subject_pks: set[int]) -> None:
         self.subjects.update(subject_pks)
@@ -43,8 +48,127 @@ class Consequences:
         self.courses.extend(course_ids)
 
     def finish(self) -> int:
-        """Run the consequences; returns how many alerts were queued."""
-        return 0
+        """Grade, derive, evaluate rules, queue alerts; returns how many alerts were new."""
+        from aewatch.alerts.outbox import enqueue
+        from aewatch.grading import derive_events
+
+        if self.subjects:
+            derived = derive_events(
+                self.session,
+                self.settings,
+                self.trial_pk,
+                self.lab_subjects,
+                self.subjects,
+                self.now,
+            )
+            self.ae_versions.extend(derived.new_ae_versions)
+            self.requests.extend(derived.alerts)
+        self.requests.extend(self._ae_alerts())
+        self.requests.extend(self._deviation_alerts())
+        if self.subjects:
+            from aewatch.monitoring import evaluate_rules
+
+            self.requests.extend(
+                evaluate_rules(self.session, self.settings, self.trial_pk, self.now, self.actor)
+            )
+        if not self.requests:
+            return 0
+        return enqueue(
+            self.session,
+            self.trial_pk,
+            self.requests,
+            self.now,
+            config_hash=self.settings.config_hash,
+            actor=self.actor,
+        )
+
+    def _ae_alerts(self) -> list[AlertRequest]:
+        from aewatch.alerts.rules import ae_alerts
+
+        requests: list[AlertRequest] = []
+        if not self.ae_versions:
+            return requests
+        for chunk in _chunks(self.ae_versions, 500):
+            rows = self.session.execute(
+                select(AeVersion, AdverseEvent, Subject)
+                .join(AdverseEvent, AeVersion.ae_pk == AdverseEvent.id)
+                .join(Subject, AdverseEvent.subject_pk == Subject.id)
+                .where(AeVersion.id.in_(chunk))
+            ).all()
+            serious = [r for r in rows if r[0].serious or r[0].death or (r[0].grade or 0) >= 5]
+            if not serious:
+                continue
+            starts = rt_starts(self.session, {r[2].id for r in serious})
+            for version, ae, subject in serious:
+                previous = None
+                if version.version > 1:
+                    previous = self.session.scalars(
+                        select(AeVersion).where(
+                            AeVersion.ae_pk == ae.id, AeVersion.version == version.version - 1
+                        )
+                    ).first()
+                reference = starts.get(subject.id) or subject.reference_start
+                current = facts(version, ae, subject, self.settings, reference)
+                before = (
+                    facts(previous, ae, subject, self.settings, reference) if previous else None
+                )
+                requests.extend(ae_alerts(before, current, self.settings, self.now))
+        return requests
+
+    def _deviation_alerts(self) -> list[AlertRequest]:
+        from aewatch.alerts.rules import deviation_alert
+
+        if not self.courses:
+            return []
+        rows = self.session.execute(
+            select(RtCourse, Subject)
+            .join(Subject, RtCourse.subject_pk == Subject.id)
+            .where(RtCourse.id.in_(self.courses), RtCourse.bed_below_minimum.is_(True))
+        ).all()
+        return [
+            deviation_alert(
+                subject.subject_id,
+                subject.site,
+                course.course_key,
+                course.lesion,
+                course.bed_gy or 0.0,
+                self.settings.radiotherapy.min_bed_gy,
+                self.settings,
+            )
+            for course, subject in rows
+        ]
+
+
+def facts(
+    version: AeVersion,
+    ae: AdverseEvent,
+    subject: Subject,
+    settings: Settings,
+    reference_start: date | None,
+):  # type: ignore[no-untyped-def]
+    from aewatch.alerts.requests import ae_facts
+
+    return ae_facts(
+        version,
+        trial_id=settings.trial.id,
+        site=subject.site,
+        subject_id=subject.subject_id,
+        ae_key=ae.ae_key,
+        origin=ae.origin,
+        reference_start=reference_start,
+    )
+
+
+def rt_starts(session: Session, subject_pks: set[int]) -> dict[int, date]:
+    """Each subject's first radiotherapy day: day 1 of the study-day clock in alerts."""
+    if not subject_pks:
+        return {}
+    rows = session.execute(
+        select(RtCourse.subject_pk, func.min(RtCourse.start_on))
+        .where(RtCourse.subject_pk.in_(subject_pks))
+        .group_by(RtCourse.subject_pk)
+    ).all()
+    return {pk: start for pk, start in rows if start is not None}
 
 
 def queue_ingest_failure(
@@ -55,4 +179,51 @@ def queue_ingest_failure(
     reason: str,
     now: datetime,
 ) -> int:
-    return 0
+    """A file moved to failed/ is news for the data manager (and the safety officer)."""
+    from aewatch.alerts.outbox import enqueue
+    from aewatch.alerts.rules import ingest_failure_alert
+
+    return enqueue(
+        session,
+        trial_pk,
+        [ingest_failure_alert(file_name, reason, settings, now)],
+        now,
+        config_hash=settings.config_hash,
+    )
+
+
+def queue_site_silence(
+    sessions: sessionmaker[Session], settings: Settings, now: datetime, actor: str
+) -> int:
+    """Sites that sent nothing for `site_silence_days`: someone should ask why."""
+    from aewatch.alerts.outbox import enqueue
+    from aewatch.alerts.rules import site_silence_alerts
+    from aewatch.trials import ensure_trial
+
+    with sessions() as session, session.begin():
+        trial = ensure_trial(session, settings, now)
+        last = dict(
+            session.execute(
+                select(Site.site_code, Site.last_data_at).where(Site.trial_pk == trial.id)
+            ).all()
+        )
+        requests = site_silence_alerts(last, settings, now)
+        if not requests:
+            return 0
+        queued = enqueue(
+            session, trial.id, requests, now, config_hash=settings.config_hash, actor=actor
+        )
+        if queued:
+            audit.record(
+                session,
+                at=now,
+                actor=actor,
+                action="site silence detected",
+                detail={"sites": [r.context.get("site") for r in requests]},
+                config_hash=settings.config_hash,
+            )
+        return queued
+
+
+def _chunks(items: list[int], size: int) -> list[list[int]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

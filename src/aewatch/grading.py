@@ -3,7 +3,13 @@ check reported grades, compute radiotherapy dose, grade labs of touched subjects
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime
+
 import pandas as pd
+from sqlalchemy.orm import Session
+
+from aewatch.alerts.requests import AlertRequest
 
 from aewatch.config import Settings
 from aewatch.ingest.validate import Fault
@@ -35,3 +41,23 @@ def course_doses(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     frame["alpha_beta_gy"] = ab
     frame["bed_below_minimum"] = (frame["bed_gy"] < settings.radiotherapy.min_bed_gy).fillna(False)
     return frame
+
+
+@dataclass
+class Derived:
+    """What grading added in this transaction: derived AE versions and their alerts."""
+
+    new_ae_versions: list[int] = field(default_factory=list)
+    alerts: list[AlertRequest] = field(default_factory=list)
+
+
+def derive_events(
+    session: Session,
+    settings: Settings,
+    trial_pk: int,
+    lab_subjects: set[int],
+    subjects: set[int],
+    now: datetime,
+) -> Derived:
+    """Grade the labs of touched subjects and derive lab AEs and liver syndromes."""
+    return Derived()
