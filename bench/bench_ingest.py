@@ -17,12 +17,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from support import make_settings  # noqa: E402
-
-from aewatch.clock import SystemClock  # noqa: E402
-from aewatch.db import make_engine, session_factory  # noqa: E402
-from aewatch.migrate import upgrade  # noqa: E402
-from aewatch.pipeline import Pipeline  # noqa: E402
+from aewatch.clock import SystemClock
+from aewatch.db import make_engine, session_factory
+from aewatch.migrate import upgrade
+from aewatch.pipeline import Pipeline
+from support import make_settings
 
 SUBJECTS = 500
 AE_ROWS = 20_000

@@ -61,7 +61,7 @@ def test_environment_variables_override_any_setting(tmp_path: Path) -> None:
 
 
 def test_a_bad_override_is_as_loud_as_a_bad_file() -> None:
-    with pytest.raises(ConfigError, match="smtp].port: expected an integer"):
+    with pytest.raises(ConfigError, match=r"smtp\]\.port: expected an integer"):
         load_settings(CONFIG, env={"AEWATCH_SMTP__PORT": "abc"})
     with pytest.raises(ConfigError, match="unknown section 'smpt'"):
         load_settings(CONFIG, env={"AEWATCH_SMPT__PORT": "25"})

@@ -300,9 +300,7 @@ def _build(cls: type, raw: Any, where: str) -> Any:
     try:
         return cls(**values)
     except TypeError as exc:
-        missing = [
-            f.name for f in fields(cls) if f.name not in values and _is_required(f)
-        ]
+        missing = [f.name for f in fields(cls) if f.name not in values and _is_required(f)]
         raise ConfigError(f"{where}: missing required key(s) {missing}") from exc
 
 

@@ -10,7 +10,6 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from aewatch.alerts.requests import AlertRequest
-
 from aewatch.config import Settings
 from aewatch.ingest.validate import Fault
 
