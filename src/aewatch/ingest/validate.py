@@ -167,7 +167,7 @@ def _dm(c: _Checker) -> pd.DataFrame:
         "RFXENDTC",
         "last treatment date RFXENDTC '{v}' is before RFXSTDTC",
     )
-    dup = c.col("USUBJID").duplicated(keep="first") & (c.col("USUBJID") != "")
+    dup = c.col("USUBJID").duplicated(keep="first") & (c.col("USUBJID") != "") & ~c.bad
     c.reject(dup, "USUBJID", "subject '{v}' appears twice in this DM file: keep one record")
     died_flag = c.vocabulary("DTHFL", YES_NO, "use Y or N")
     enrolled = rfst["date"].fillna(consent["date"]).fillna(rfx["date"])
@@ -281,7 +281,7 @@ def _lb(c: _Checker) -> pd.DataFrame:
     seq = c.number("LBSEQ", "LBSEQ", minimum=0)
     testcd = c.col("LBTESTCD").str.upper()
     key = testcd + "|" + c.col("LBDTC") + "|" + _whole(seq).astype("string").fillna("")
-    dup = pd.DataFrame({"s": c.col("USUBJID"), "k": key}).duplicated(keep="first")
+    dup = pd.DataFrame({"s": c.col("USUBJID"), "k": key}).duplicated(keep="first") & ~c.bad
     c.reject(
         dup,
         "LBTESTCD",
@@ -329,7 +329,7 @@ def _ex(c: _Checker) -> pd.DataFrame:
     key = key.where(key != "", c.col("EXLNKID"))
     key = key.where(key != "", "SEQ:" + _whole(seq).astype("string").fillna(""))
     c.reject(key == "SEQ:", "EXSPID", "no course identifier: give EXSPID, EXLNKID or EXSEQ")
-    dup = pd.DataFrame({"s": c.col("USUBJID"), "k": key}).duplicated(keep="first")
+    dup = pd.DataFrame({"s": c.col("USUBJID"), "k": key}).duplicated(keep="first") & ~c.bad
     c.reject(dup & (key != "SEQ:"), "EXSPID", "course '{v}' appears twice for this subject")
     return pd.DataFrame(
         {

@@ -1,0 +1,75 @@
+"""The command line, as a user runs it: through the Typer app and the real console script."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from aewatch.cli import app
+from support import CONFIG
+
+
+@pytest.fixture
+def env(tmp_path: Path, db_url: str) -> dict[str, str]:
+    return {
+        "AEWATCH_CONFIG": str(CONFIG),
+        "AEWATCH_DATABASE_URL": db_url,
+        "AEWATCH_WORKER__INBOX": str(tmp_path / "inbox"),
+        "AEWATCH_WORKER__DATA_DIR": str(tmp_path / "data"),
+        "AEWATCH_ALERTS__OUTBOX_DIR": str(tmp_path / "outbox"),
+        "AEWATCH_REPORTS__OUT_DIR": str(tmp_path / "reports"),
+    }
+
+
+def invoke(env: dict[str, str], *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_init_is_safe_to_run_twice(env: dict[str, str], tmp_path: Path) -> None:
+    first = invoke(env, "init")
+    second = invoke(env, "init")
+    assert first[0] == second[0] == 0
+    assert "NCT06261047" in second[1]
+    assert (tmp_path / "inbox" / "done").is_dir()
+
+
+def test_ingest_json_accounts_for_every_row(env: dict[str, str], tmp_path: Path) -> None:
+    dm = tmp_path / "dm.csv"
+    dm.write_text("USUBJID,SITEID\n01-001,01\n01-001,01\n")
+    ae = tmp_path / "ae.csv"
+    ae.write_text("USUBJID,AESPID,AETERM,AETOXGR\n01-001,1,NAUSEA,2\n09-999,2,RASH,1\n")
+    code, output = invoke(env, "ingest", str(dm), str(ae), "--format", "json")
+    assert code == 0
+    files = json.loads(output)["files"]
+    assert [(f["status"], f["rows"], f["accepted"], f["quarantined"], f["pending"])
+            for f in files] == [("done", 2, 1, 1, 0), ("done", 2, 1, 0, 1)]
+    for f in files:
+        assert f["accepted"] + f["quarantined"] + f["pending"] == f["rows"]
+    code, output = invoke(env, "quarantine", "list", "--format", "json")
+    kinds = sorted(e["kind"] for e in json.loads(output)["entries"])
+    assert kinds == ["pending", "rejected"]
+
+
+def test_a_config_error_is_one_clear_line_and_exit_2(env: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[trial]\nid = "X"\nplanned_enrolment = "lots"\n')
+    result = CliRunner().invoke(app, ["init"], env={**env, "AEWATCH_CONFIG": str(bad)})
+    assert result.exit_code == 2
+    assert "planned_enrolment: expected an integer" in result.output
+
+
+def test_the_console_script_starts_without_heavy_imports() -> None:
+    """`aewatch --help` must not import pandas or SQLAlchemy (start-up speed)."""
+    code = (
+        "import sys; from aewatch.cli import app; "
+        "heavy = [m for m in ('pandas', 'sqlalchemy', 'matplotlib', 'scipy') if m in sys.modules];"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
