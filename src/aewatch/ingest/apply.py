@@ -171,35 +171,34 @@ def apply_pending(
     consequences: Consequences,
 ) -> store.StoreResult:
     """Subjects just arrived: store the rows that were waiting for them, oldest first."""
-    entries = session.scalars(
-        select(QuarantineEntry)
-        .where(
-            QuarantineEntry.trial_pk == trial_pk,
-            QuarantineEntry.kind == "pending",
-            QuarantineEntry.state == "open",
-            QuarantineEntry.subject_id.in_(subject_ids),
-        )
-        .order_by(QuarantineEntry.id)
+    table = QuarantineEntry.__table__
+    waiting = (
+        (table.c.trial_pk == trial_pk)
+        & (table.c.kind == "pending")
+        & (table.c.state == "open")
+        & table.c.subject_id.in_(subject_ids)
+    )
+    entries = session.execute(
+        select(table.c.id, table.c.domain, table.c.record, table.c.source_file_pk)
+        .where(waiting)
+        .order_by(table.c.id)
     ).all()
     total = store.StoreResult()
     if not entries:
         return total
     known = store.subject_index(session, trial_pk)
-    by_domain: dict[str, list[QuarantineEntry]] = {}
-    for entry in entries:
-        by_domain.setdefault(entry.domain or "", []).append(entry)
+    keys = {"AE": "ae_key", "LB": "lab_key", "EX": "course_key"}
     for domain in ("EX", "AE", "LB"):
-        group = by_domain.get(domain, [])
+        group = [e for e in entries if e.domain == domain]
         if not group:
             continue
         frame = _frame_from_records([e.record or {} for e in group], domain)
         # Same identity held twice (two exports before DM): the latest export wins.
-        key = {"AE": "ae_key", "LB": "lab_key", "EX": "course_key"}[domain]
-        frame = frame.drop_duplicates(subset=["USUBJID", key], keep="last").reset_index(drop=True)
+        frame = frame.drop_duplicates(subset=["USUBJID", keys[domain]], keep="last")
         result = store_domain(
             session,
             domain,
-            frame,
+            frame.reset_index(drop=True),
             known,
             trial_pk,
             group[-1].source_file_pk,
@@ -209,9 +208,10 @@ def apply_pending(
         )
         total.versions += result.versions
         total.accepted += result.accepted
+    last_id = entries[-1].id
     session.execute(
-        update(QuarantineEntry)
-        .where(QuarantineEntry.id.in_([e.id for e in entries]))
+        update(table)
+        .where(waiting & (table.c.id <= last_id))
         .values(state="applied", resolved_at=now)
     )
     return total
