@@ -1,0 +1,110 @@
+"""Seriousness, relatedness and expectedness of one AE version (ICH E2A; safety_domain §2).
+
+Pure functions over any object with the ``AeFacts`` attribute names, so the alert rules,
+the CLI and the DSMB report judge an SAE the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+# SDTM flag → criterion wording shown to the safety officer (ICH E2A).
+CRITERIA: tuple[tuple[str, str], ...] = (
+    ("death", "results in death"),
+    ("life_threatening", "life-threatening"),
+    ("hospitalisation", "requires or prolongs hospitalisation"),
+    ("disability", "persistent or significant disability"),
+    ("congenital_anomaly", "congenital anomaly"),
+    ("medically_important", "important medical event"),
+)
+RELATED = frozenset({"possible", "probable", "definite"})
+FATAL_OUTCOME = "FATAL"
+RECOVERED_OUTCOMES = frozenset({"RECOVERED/RESOLVED", "RECOVERED/RESOLVED WITH SEQUELAE"})
+
+
+class SeriousnessFacts(Protocol):
+    serious: bool
+    death: bool
+    life_threatening: bool
+    hospitalisation: bool
+    disability: bool
+    congenital_anomaly: bool
+    medically_important: bool
+    grade: int | None
+    outcome: str | None
+    ctcae_term: str | None
+    rt_relation: str | None
+    systemic_relation: str | None
+
+
+def criteria_met(facts: Any) -> tuple[str, ...]:
+    """The seriousness criteria flagged, by name (``death``, ``hospitalisation`` …)."""
+    met = [name for name, _ in CRITERIA if getattr(facts, name)]
+    if is_fatal(facts) and "death" not in met:
+        met.insert(0, "death")
+    return tuple(met)
+
+
+def criteria_labels(names: Iterable[str]) -> tuple[str, ...]:
+    labels = dict(CRITERIA)
+    return tuple(labels[name] for name in names)
+
+
+def is_fatal(facts: Any) -> bool:
+    """Death from an AE is grade 5 of that term (CTCAE v5), AESDTH, or a fatal outcome."""
+    return bool(facts.death) or facts.grade == 5 or (facts.outcome or "").upper() == FATAL_OUTCOME
+
+
+def is_serious(facts: Any) -> bool:
+    """AESER = Y iff any criterion is Y; either is enough here (exports disagree)."""
+    return bool(facts.serious) or is_fatal(facts) or any(getattr(facts, n) for n, _ in CRITERIA)
+
+
+def is_related(relation: str | None) -> bool:
+    """'A reasonable possibility' of causation: possible, probable or definite."""
+    return (relation or "").lower() in RELATED
+
+
+def followup_reasons(previous: Any, current: Any) -> tuple[str, ...]:
+    """Why a later version of a serious AE is news: worse grade, a new criterion, a new
+    outcome that matters (fatal, recovered). A downgrade or a cosmetic change is not."""
+    reasons: list[str] = []
+    if current.grade is not None and (previous.grade is None or current.grade > previous.grade):
+        reasons.append(f"grade {previous.grade or '?'} → {current.grade}")
+    added = [c for c in criteria_met(current) if c not in criteria_met(previous)]
+    reasons.extend(f"criterion added: {label}" for label in criteria_labels(added))
+    before, after = (previous.outcome or "").upper(), (current.outcome or "").upper()
+    if after != before and (after == FATAL_OUTCOME or after in RECOVERED_OUTCOMES):
+        reasons.append(f"outcome: {after.lower()}")
+    return tuple(reasons)
+
+
+@dataclass(frozen=True)
+class SusarAssessment:
+    """Whether a serious AE may be a SUSAR: suspected (related) and unexpected."""
+
+    possible: bool
+    treatments: tuple[str, ...]  # "radiotherapy", "systemic therapy"
+    fatal_or_life_threatening: bool
+
+
+def susar_assessment(
+    facts: Any, expected_rt: Iterable[str], expected_systemic: Iterable[str]
+) -> SusarAssessment:
+    """Expectedness comes from the configured term lists only; never inferred (§2.3)."""
+    term = (facts.ctcae_term or "").strip().casefold()
+    treatments: list[str] = []
+    for name, relation, expected in (
+        ("radiotherapy", facts.rt_relation, expected_rt),
+        ("systemic therapy", facts.systemic_relation, expected_systemic),
+    ):
+        if is_related(relation) and term not in {t.casefold() for t in expected}:
+            treatments.append(name)
+    serious = is_serious(facts)
+    return SusarAssessment(
+        possible=serious and bool(treatments),
+        treatments=tuple(treatments) if serious else (),
+        fatal_or_life_threatening=is_fatal(facts) or bool(facts.life_threatening),
+    )
