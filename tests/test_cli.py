@@ -52,8 +52,10 @@ def test_ingest_json_accounts_for_every_row(env: dict[str, str], tmp_path: Path)
     for f in files:
         assert f["accepted"] + f["quarantined"] + f["pending"] == f["rows"]
     code, output = invoke(env, "quarantine", "list", "--format", "json")
-    kinds = sorted(e["kind"] for e in json.loads(output)["entries"])
-    assert kinds == ["pending", "rejected"]
+    entries = json.loads(output)["entries"]
+    assert sorted(e["kind"] for e in entries if e["kind"] != "query") == ["pending", "rejected"]
+    queries = [e for e in entries if e["kind"] == "query"]
+    assert [q["value"] for q in queries] == ["RASH"], "RASH is not a CTCAE v5.0 term: review"
 
 
 def test_a_config_error_is_one_clear_line_and_exit_2(env: dict[str, str], tmp_path: Path) -> None:

@@ -249,7 +249,7 @@ ROW_FAULTS = [
     RowFault(
         "subject twice in DM",
         "dm.csv",
-        dm(USUBJID="02-001"),
+        dm(USUBJID="02-001", SEX="F"),
         "USUBJID",
         "appears twice in this DM file",
     ),

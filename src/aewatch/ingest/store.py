@@ -36,6 +36,7 @@ AE_CONTENT = (
     "systemic_relation",
     "outcome",
     "action_taken",
+    "grade",
     "onset_on",
     "onset_precision",
     "end_on",
@@ -164,8 +165,12 @@ def store_adverse_events(
     file_pk: int,
     now: datetime,
     aware_default: datetime,
+    *,
+    origin: str = "site",
 ) -> StoreResult:
-    """Insert new AEs and new versions of changed AEs; unchanged re-exports are no-ops."""
+    """Insert new AEs and new versions of changed AEs; unchanged re-exports are no-ops.
+
+    ``origin`` marks AEs aewatch derived itself (lab, syndrome): not site-reported."""
     result = StoreResult(accepted=len(frame))
     if frame.empty:
         return result
@@ -199,7 +204,7 @@ def store_adverse_events(
                         "trial_pk": trial_pk,
                         "subject_pk": int(s),
                         "ae_key": k,
-                        "origin": "site",
+                        "origin": origin,
                         "current_version": 1,
                         "created_at": now,
                     }
@@ -244,8 +249,8 @@ def store_adverse_events(
                 "ctcae_soc",
                 "meddra_code",
                 "coding",
-                "grade",
                 "dictionary_version",
+                "evidence",
             ],
         )
         payload = []
@@ -374,6 +379,7 @@ def _aware(aware_on: Any, default: datetime) -> datetime:
 
 NUMERIC = {
     "aeseq",
+    "grade",
     "reported_grade",
     "value",
     "lower_limit",
@@ -400,7 +406,10 @@ def _content_hash(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
     Values are first put in one canonical text form (dates as YYYY-MM-DD, numbers rounded
     to 9 decimals, booleans as 0/1), so rows read back from either database hash alike.
     """
-    canonical = pd.DataFrame({c: _canonical_text(frame[c], c) for c in columns})
+    empty = pd.Series([None] * len(frame), index=frame.index, dtype="object")
+    canonical = pd.DataFrame(
+        {c: _canonical_text(frame[c] if c in frame.columns else empty, c) for c in columns}
+    )
     hashed = pd.util.hash_pandas_object(canonical, index=False).to_numpy()
     return pd.Series([f"{h:016x}" for h in hashed], index=frame.index, dtype="object")
 
