@@ -93,9 +93,12 @@ class Consequences:
                 select(AeVersion, AdverseEvent, Subject)
                 .join(AdverseEvent, AeVersion.ae_pk == AdverseEvent.id)
                 .join(Subject, AdverseEvent.subject_pk == Subject.id)
-                .where(AeVersion.id.in_(chunk))
+                .where(
+                    AeVersion.id.in_(chunk),
+                    AeVersion.serious | AeVersion.death | (AeVersion.grade >= 5),
+                )
             ).all()
-            serious = [r for r in rows if r[0].serious or r[0].death or (r[0].grade or 0) >= 5]
+            serious = list(rows)
             if not serious:
                 continue
             starts = rt_starts(self.session, {r[2].id for r in serious})

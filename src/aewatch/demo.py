@@ -32,12 +32,12 @@ PROFILE = (
         0.7,
         "probable",
     ),
-    ("Nausea", "Gastrointestinal disorders", (70, 25, 5, 0, 0), 0.45, "probable"),
+    ("Nausea", "Gastrointestinal disorders", (72, 26, 2, 0, 0), 0.45, "probable"),
     ("Anorexia", "Metabolism and nutrition disorders", (60, 35, 5, 0, 0), 0.3, "possible"),
-    ("Abdominal pain", "Gastrointestinal disorders", (55, 35, 10, 0, 0), 0.3, "possible"),
-    ("Alanine aminotransferase increased", "Investigations", (55, 30, 13, 2, 0), 0.4, "probable"),
-    ("Platelet count decreased", "Investigations", (50, 30, 17, 3, 0), 0.3, "possible"),
-    ("Hypertension", "Vascular disorders", (30, 50, 20, 0, 0), 0.3, "unrelated"),
+    ("Abdominal pain", "Gastrointestinal disorders", (60, 36, 4, 0, 0), 0.3, "possible"),
+    ("Alanine aminotransferase increased", "Investigations", (60, 32, 7, 1, 0), 0.3, "probable"),
+    ("Platelet count decreased", "Investigations", (55, 35, 9, 1, 0), 0.25, "possible"),
+    ("Hypertension", "Vascular disorders", (30, 55, 15, 0, 0), 0.3, "unrelated"),
     (
         "Palmar-plantar erythrodysesthesia syndrome",
         "Skin and subcutaneous tissue disorders",
@@ -46,8 +46,8 @@ PROFILE = (
         "unrelated",
     ),
     ("Diarrhea", "Gastrointestinal disorders", (60, 30, 10, 0, 0), 0.25, "unlikely"),
-    ("Ascites", "Gastrointestinal disorders", (30, 45, 25, 0, 0), 0.15, "possible"),
-    ("Duodenal ulcer", "Gastrointestinal disorders", (20, 40, 35, 5, 0), 0.08, "probable"),
+    ("Ascites", "Gastrointestinal disorders", (35, 50, 15, 0, 0), 0.12, "possible"),
+    ("Duodenal ulcer", "Gastrointestinal disorders", (20, 45, 30, 5, 0), 0.06, "probable"),
     (
         "Upper gastrointestinal hemorrhage",
         "Gastrointestinal disorders",
@@ -301,7 +301,7 @@ def _lb_rows(patients: list[_Patient], trial: str, rng: np.random.Generator) -> 
         for v, visit in enumerate(visits):
             for code, name, unit, lln, uln, mean, sd in LABS:
                 seq += 1
-                value = max(0.1, rng.normal(mean, sd))
+                value = float(np.clip(rng.normal(mean, sd * 0.6), mean * 0.6, mean * 1.5))
                 if code in ("ALT", "AST") and i in (5, 17) and 1 <= v <= 3:
                     value = uln * (6.5 if i == 17 else 9.0)  # non-classic RILD picture
                 if code == "BILI" and i == 5 and v >= 2:

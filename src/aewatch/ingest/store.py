@@ -197,8 +197,11 @@ def store_adverse_events(
     if is_new.any():
         fresh = merged.loc[is_new]
         ids = (
-            session.execute(
-                insert(AdverseEvent).returning(AdverseEvent.id),
+            session.connection()
+            .execute(
+                AdverseEvent.__table__.insert().returning(
+                    AdverseEvent.__table__.c.id, sort_by_parameter_order=True
+                ),
                 [
                     {
                         "trial_pk": trial_pk,
@@ -269,7 +272,15 @@ def store_adverse_events(
                 }
             )
         result.new_ae_versions = list(
-            session.execute(insert(AeVersion).returning(AeVersion.id), payload).scalars().all()
+            session.connection()
+            .execute(
+                AeVersion.__table__.insert().returning(
+                    AeVersion.__table__.c.id, sort_by_parameter_order=True
+                ),
+                payload,
+            )
+            .scalars()
+            .all()
         )
     result.versions = int((is_new | changed).sum())
     result.touched_subjects.update(pks)
