@@ -1,0 +1,165 @@
+"""`aewatch status` and `aewatch rules`: where each stopping rule stands, and what it is."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def status(
+        what_if: Annotated[
+            int | None,
+            typer.Option("--what-if", help="Would this many more toxic patients cross a rule?"),
+        ] = None,
+        fmt: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    ) -> None:
+        """Each stopping rule now: state (ok / approaching / crossed), evaluable patients,
+        patients with a qualifying toxicity, the boundary at this number, how many more
+        toxicities are allowed (cushion), and when the state last changed.
+
+        Example: aewatch status --what-if 2
+        """
+        from aewatch.cli import open_runtime
+        from aewatch.output import emit
+
+        runtime = open_runtime()
+        rows = current_status(runtime, what_if)
+        columns = [
+            "rule",
+            "state",
+            "evaluable_n",
+            "toxic_n",
+            "stop_at",
+            "cushion",
+            "last_change",
+            "toxic_subjects",
+        ]
+        if what_if is not None:
+            columns.append("what_if")
+        if fmt == "table":
+            rows_out = [{**r, "toxic_subjects": ", ".join(r["toxic_subjects"])} for r in rows]
+            emit(rows_out, columns, fmt="table", title="stopping rules")
+        else:
+            emit(rows, columns, fmt=fmt, json_document={"rules": rows})
+
+    @app.command()
+    def rules(
+        fmt: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    ) -> None:
+        """The configured stopping rules: which events count, the window, the method and its
+        parameters, the full boundary table and the operating characteristics at p0 and p1.
+
+        Example: aewatch rules --format json
+        """
+        from aewatch.cli import open_runtime
+
+        runtime = open_runtime()
+        documents = [rule_document(rule) for rule in runtime.settings.stopping_rules]
+        if fmt == "json":
+            from aewatch.output import emit
+
+            emit([], fmt="json", json_document={"rules": documents})
+            return
+        from aewatch.output import table
+
+        for document in documents:
+            typer.echo(f"\n{document['name']}: {document['description']}")
+            definition = {k: v for k, v in document["definition"].items() if v not in (None, [])}
+            typer.echo("  " + "; ".join(f"{k}={v}" for k, v in definition.items()))
+            table(document["boundary_table"], ["evaluable", "rule"])
+            table(document["oc"], ["p", "p_stop", "expected_n"])
+
+
+def rule_document(rule: Any) -> dict[str, Any]:
+    from aewatch.commands.rules import boundary_table_rows
+    from aewatch.safety.operating import operating_characteristics
+
+    boundary = rule.boundary()
+    rates = sorted(set(rule.reference_rates()))
+    oc = operating_characteristics(boundary, rates) if rates else []
+    definition = {
+        f.name: _plain(getattr(rule, f.name))
+        for f in dataclasses.fields(rule)
+        if f.name not in ("name", "description")
+    }
+    return {
+        "name": rule.name,
+        "description": rule.description,
+        "definition": definition,
+        "boundary": [
+            {"n": n, "stop_at": b} for n, b in zip(boundary.looks, boundary.stop_at, strict=True)
+        ],
+        "boundary_table": boundary_table_rows(boundary),
+        "oc": [
+            {"p": o.p, "p_stop": round(o.p_stop, 4), "expected_n": round(o.expected_n, 2)}
+            for o in oc
+        ],
+    }
+
+
+def current_status(runtime: Any, what_if: int | None = None) -> list[dict[str, Any]]:
+    """Evaluate each rule on the data as it stands (read-only) and add its last change."""
+    import pandas as pd
+    from sqlalchemy import select
+
+    from aewatch.models import RuleStatusRecord
+    from aewatch.monitoring import load_events, load_patients
+    from aewatch.safety.evaluation import evaluate_rule
+    from aewatch.safety.evaluation import what_if as would_cross
+
+    now = runtime.clock.now()
+    rows = []
+    with runtime.sessions() as session, session.begin():
+        trial_pk = runtime.trial_pk(session)
+        patients = load_patients(session, trial_pk)
+        events = load_events(session, trial_pk)
+        history = session.execute(
+            select(
+                RuleStatusRecord.rule_name,
+                RuleStatusRecord.state,
+                RuleStatusRecord.previous_state,
+                RuleStatusRecord.evaluated_at,
+            )
+            .where(RuleStatusRecord.trial_pk == trial_pk)
+            .order_by(RuleStatusRecord.id)
+        ).all()
+    for rule in runtime.settings.stopping_rules:
+        state = evaluate_rule(rule, patients, events, pd.Timestamp(now))
+        changes = [h for h in history if h.rule_name == rule.name and h.state != h.previous_state]
+        row: dict[str, Any] = {
+            "rule": rule.name,
+            "state": state.state,
+            "evaluable_n": state.evaluable_n,
+            "toxic_n": state.toxic_n,
+            "stop_at": state.stop_at,
+            "cushion": state.cushion,
+            "last_change": _iso(changes[-1].evaluated_at) if changes else None,
+            "toxic_subjects": list(state.toxic_subjects),
+            "pending_subjects": list(state.pending_subjects),
+            "crossed_at_n": state.crossed_at_n,
+        }
+        if what_if is not None:
+            row["what_if"] = (
+                f"{what_if} more would cross"
+                if would_cross(state, what_if)
+                else f"{what_if} more would not cross"
+            )
+        rows.append(row)
+    return rows
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, int | float | str | bool) or value is None:
+        return value
+    return str(value)
