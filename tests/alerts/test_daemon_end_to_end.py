@@ -1,0 +1,99 @@
+"""The whole daemon: a file dropped in the inbox becomes an email on a real SMTP server,
+exactly once, with no identifier from the export in it; SIGTERM stops it cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from aewatch.config import Settings
+from aewatch.worker import Worker
+from support import CONFIG, wait_for
+
+DM = (
+    "STUDYID,DOMAIN,USUBJID,SITEID,RFXSTDTC,BRTHDTC,SUBJINIT,SUBJNAME\n"
+    "NCT06261047,DM,012-003,012,2026-01-10,1948-07-22,WXY,Wang Xiao Yu\n"
+)
+EX = (
+    "STUDYID,DOMAIN,USUBJID,EXSPID,EXTRT,EXDOSE,EXDOSU,EXNFRAC,EXSTDTC,EXENDTC\n"
+    "NCT06261047,EX,012-003,RT1,SBRT,10,Gy,5,2026-01-12,2026-01-19\n"
+)
+AE = (
+    "STUDYID,DOMAIN,USUBJID,AESPID,AETERM,AEDECOD,AEBODSYS,AETOXGR,AESER,AESHOSP,AEREL,"
+    "AESTDTC,NARRATIVE\n"
+    'NCT06261047,AE,012-003,AE-1,"<script>alert(1)</script> liver failure",Hepatic failure,'
+    "Hepatobiliary disorders,4,Y,Y,PROBABLE,2026-02-20,Mr Wang was admitted to ward 5\n"
+)
+
+
+def smtp_settings(settings: Settings, port: int) -> Settings:
+    return replace(
+        settings,
+        smtp=replace(settings.smtp, host="127.0.0.1", port=port, starttls=False,
+                     timeout_seconds=5.0),
+    )
+
+
+def test_a_dropped_sae_reaches_the_safety_officer_once_and_without_identifiers(
+    settings: Settings, sessions, clock, smtp_server
+) -> None:
+    settings = smtp_settings(settings, smtp_server.port)
+    worker = Worker(settings, sessions, clock, worker_id="w1")
+    inbox = Path(settings.worker.inbox)
+    inbox.mkdir(parents=True, exist_ok=True)
+    for name, text in (("dm.csv", DM), ("ex.csv", EX), ("ae.csv", AE)):
+        (inbox / name).write_text(text)
+    first = worker.cycle()
+    assert [f.status for f in first.files] == ["done", "done", "done"]
+    received = smtp_server.handler.received
+    sae = [r for r in received if "[SAE]" in r.message["Subject"]]
+    assert len(sae) == 1
+    message = sae[0].message
+    assert message["Subject"] == "[SAE][NCT06261047] 012-003 Grade 4 Hepatic failure"
+    assert sae[0].rcpt_tos == list(settings.alerts.sae)
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    for leak in ("WXY", "Wang", "1948", "ward 5", "<script>"):
+        assert leak not in text and leak not in html and leak not in str(message["Subject"])
+    assert "Hospitalisation" in text or "hospitalisation" in text.lower()
+    # A second cycle and the same file again send nothing new.
+    count = len(received)
+    (inbox / "ae_again.csv").write_text(AE)
+    second = worker.cycle()
+    assert [f.status for f in second.files] == ["duplicate"]
+    assert len(smtp_server.handler.received) == count
+
+
+def test_sigterm_finishes_the_cycle_and_exits_zero(tmp_path: Path, db_url: str) -> None:
+    env = {
+        **os.environ,
+        "AEWATCH_CONFIG": str(CONFIG),
+        "AEWATCH_DATABASE_URL": db_url,
+        "AEWATCH_WORKER__INBOX": str(tmp_path / "inbox"),
+        "AEWATCH_WORKER__DATA_DIR": str(tmp_path / "data"),
+        "AEWATCH_WORKER__POLL_SECONDS": "0.2",
+        "AEWATCH_ALERTS__OUTBOX_DIR": str(tmp_path / "outbox"),
+        "AEWATCH_REPORTS__OUT_DIR": str(tmp_path / "reports"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aewatch.cli", "-v", "run"], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        (tmp_path / "inbox").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "inbox" / "dm.csv").write_text(DM)
+        assert wait_for(lambda: any((tmp_path / "inbox" / "done").glob("*dm.csv")), 30)
+        time.sleep(0.3)  # let it go back to polling: SIGTERM must also work while idle
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    stderr = process.stderr.read() if process.stderr else ""
+    assert code == 0, stderr
+    assert "stopped" in stderr
