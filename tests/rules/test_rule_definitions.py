@@ -13,7 +13,7 @@ from aewatch.safety.boundaries import fixed, pocock
 from aewatch.safety.rules import StoppingRule, parse_rule
 
 REPO = Path(__file__).resolve().parents[2]
-SNIPPET = REPO / "config" / "rules.nct06261047.toml"
+CONFIG = REPO / "config" / "nct06261047.toml"
 
 GRADE3 = {
     "name": "grade3-rt-related",
@@ -116,8 +116,8 @@ def test_bayesian_and_fixed_rules_parse_with_their_own_keys() -> None:
     assert first.boundary() == fixed(1, None, 36)
 
 
-def test_the_trial_snippet_parses_into_three_rules_with_the_documented_boundaries() -> None:
-    tables = tomllib.loads(SNIPPET.read_text(encoding="utf-8"))["stopping_rule"]
+def test_the_trial_rules_parse_into_three_rules_with_the_documented_boundaries() -> None:
+    tables = tomllib.loads(CONFIG.read_text(encoding="utf-8"))["stopping_rule"]
     rules = [parse_rule(t, f"stopping_rule[{i}]", n_max=36) for i, t in enumerate(tables)]
     assert [r.name for r in rules] == ["grade3-rt-related", "rild", "grade5-rt-related"]
     grade3, rild, grade5 = (r.boundary() for r in rules)
@@ -128,12 +128,10 @@ def test_the_trial_snippet_parses_into_three_rules_with_the_documented_boundarie
     assert set(grade5.stop_at) == {1}
 
 
-def test_the_trial_snippet_loads_through_the_trial_config() -> None:
-    from aewatch.config import settings_from_mapping
+def test_the_trial_config_loads_its_three_rules() -> None:
+    from aewatch.config import load_settings
 
-    main = tomllib.loads((REPO / "config" / "nct06261047.toml").read_text(encoding="utf-8"))
-    main["stopping_rule"] = tomllib.loads(SNIPPET.read_text(encoding="utf-8"))["stopping_rule"]
-    settings = settings_from_mapping(main, env={})
+    settings = load_settings(CONFIG, env={})
     assert [r.name for r in settings.stopping_rules] == [
         "grade3-rt-related", "rild", "grade5-rt-related",
     ]  # fmt: skip
