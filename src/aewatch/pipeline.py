@@ -13,8 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from aewatch import audit
@@ -108,9 +108,12 @@ class Pipeline:
         except UnreadableFile as exc:
             return self._fail(path, display, digest, str(exc), now)
         try:
-            outcome = self._ingest_tables(path, display, digest, tables, now)
+            outcome = self._ingest_with_retry(path, display, digest, tables, now)
         except OperationalError:
             raise  # the database is unavailable: leave the file claimed, retry next cycle
+        except _AlreadyIngested:
+            self.inbox.file_done(path, digest, now)
+            return FileOutcome(display, "duplicate", reason="ingested by another worker")
         except Exception as exc:  # a defect must not stop the worker or lose the file
             log.exception("file=%s internal error", display)
             return self._fail(path, display, digest, f"internal error: {exc!r}", now)
@@ -127,6 +130,23 @@ class Pipeline:
         return outcome
 
     # -- internals ---------------------------------------------------------------------
+    def _ingest_with_retry(
+        self, path: Path, display: str, digest: str, tables: list[DomainTable], now: datetime
+    ) -> FileOutcome:
+        """On PostgreSQL two workers may race on the same AE or rule row; the loser's
+        transaction rolls back whole and is simply run again on the winner's data."""
+        for attempt in range(1, 4):
+            try:
+                return self._ingest_tables(path, display, digest, tables, now)
+            except IntegrityError:
+                with self.sessions() as session:
+                    if session.scalar(select(SourceFile.id).where(SourceFile.sha256 == digest)):
+                        raise _AlreadyIngested() from None
+                if attempt == 3:
+                    raise
+                log.info("file=%s concurrent update, retrying (attempt %d)", display, attempt + 1)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _fail(
         self, path: Path, display: str, digest: str, reason: str, now: datetime
     ) -> FileOutcome:
@@ -172,6 +192,7 @@ class Pipeline:
         outcome = FileOutcome(display, "done")
         with self.sessions() as session, session.begin():
             trial = ensure_trial(session, settings, now)
+            lock_trial(session, trial.id)
             source = SourceFile(
                 trial_pk=trial.id,
                 sha256=digest,
@@ -233,6 +254,22 @@ class Pipeline:
                 config_hash=settings.config_hash,
             )
         return outcome
+
+
+def lock_trial(session: Session, trial_pk: int) -> None:
+    """Serialise ingest transactions of one trial across workers (PostgreSQL).
+
+    AE versions and rule status are read-modify-write; two workers interleaving them
+    would race on the same rows. A transaction-scoped advisory lock per trial makes
+    them queue instead (reading and parsing still run in parallel; trials do not block
+    each other). SQLite needs nothing: BEGIN IMMEDIATE already serialises writers.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": 0xAE00 + trial_pk})
+
+
+class _AlreadyIngested(Exception):
+    """Another worker committed the same file (same sha256) first."""
 
 
 def _read(path: Path, settings: Settings) -> list[DomainTable]:
