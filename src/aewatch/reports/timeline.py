@@ -1,0 +1,95 @@
+"""One patient's safety story for `aewatch subject ID`: RT, AEs with their grade history,
+lab grades and alerts, in the order staff would read them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from aewatch.reports.snapshot import load_snapshot
+
+
+@dataclass(frozen=True)
+class SubjectTimeline:
+    subject_id: str
+    subject: dict[str, object]
+    rt_courses: pd.DataFrame
+    adverse_events: pd.DataFrame  # one row per AE: current grade and "1→3" history
+    ae_versions: pd.DataFrame
+    labs: pd.DataFrame  # graded results only
+    alerts: pd.DataFrame
+
+
+def subject_timeline(
+    session: Session, trial_pk: int, subject_id: str, as_of: datetime | None = None
+) -> SubjectTimeline | None:
+    """None when the subject is unknown in this trial."""
+    exists = session.execute(
+        text("SELECT 1 FROM subjects WHERE trial_pk = :t AND subject_id = :s"),
+        {"t": trial_pk, "s": subject_id},
+    ).first()
+    if exists is None:
+        return None
+    snap = load_snapshot(session, trial_pk, as_of)
+    mine = {
+        name: frame[frame["subject_id"] == subject_id]
+        for name, frame in (
+            ("subjects", snap.subjects),
+            ("rt", snap.rt_courses),
+            ("history", snap.ae_history),
+            ("labs", snap.labs),
+            ("alerts", snap.alerts),
+        )
+    }
+    history = mine["history"].sort_values(["onset_on", "ae_key", "version"])
+    grades = history.groupby("ae_pk")["grade"].apply(
+        lambda g: "→".join("?" if pd.isna(x) else str(int(x)) for x in g)
+    )
+    current = history.drop_duplicates("ae_pk", keep="last").copy()
+    current["grade_history"] = current["ae_pk"].map(grades)
+    labs = mine["labs"]
+    graded = labs[labs["tox_grade_low"].fillna(0).gt(0) | labs["tox_grade_high"].fillna(0).gt(0)]
+    subject_rows = mine["subjects"].to_dict("records")
+    return SubjectTimeline(
+        subject_id=subject_id,
+        subject=subject_rows[0] if subject_rows else {"subject_id": subject_id},
+        rt_courses=mine["rt"].reset_index(drop=True),
+        adverse_events=current[
+            [
+                "ae_key",
+                "origin",
+                "onset_on",
+                "ctcae_term",
+                "grade",
+                "grade_history",
+                "serious",
+                "rt_relation",
+                "systemic_relation",
+                "outcome",
+                "version",
+            ]
+        ].reset_index(drop=True),
+        ae_versions=history[["ae_key", "version", "recorded_at", "grade", "serious"]].reset_index(
+            drop=True
+        ),
+        labs=graded.sort_values(["collected_on", "test_code"])[
+            [
+                "collected_on",
+                "test_code",
+                "value",
+                "unit",
+                "tox_term_low",
+                "tox_grade_low",
+                "tox_term_high",
+                "tox_grade_high",
+                "baseline_flag",
+            ]
+        ].reset_index(drop=True),
+        alerts=mine["alerts"][
+            ["kind", "status", "created_at", "sent_at", "acknowledged_at"]
+        ].reset_index(drop=True),
+    )

@@ -1,0 +1,117 @@
+"""`aewatch counts`, `aewatch subject` and `aewatch report dsmb` through a CLI runner."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from aewatch.commands import reports as report_commands
+from aewatch.runtime import Runtime
+
+
+@pytest.fixture
+def cli(
+    monkeypatch: pytest.MonkeyPatch,
+    engine: Any,
+    sessions: Any,
+    settings: Any,
+    clock: Any,
+    small_trial: Any,
+) -> Any:
+    """Run a command against the test database; returns (exit code, stdout)."""
+    runtime = Runtime(settings=settings, engine=engine, sessions=sessions, clock=clock)
+    monkeypatch.setattr(runtime, "close", lambda: None)
+    monkeypatch.setattr(report_commands, "_open_runtime", lambda: runtime)
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    report_commands.register(app)
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, list(args))
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result.exit_code, result.stdout
+
+    return run
+
+
+def test_counts_by_term_prints_the_documented_json(cli: Any) -> None:
+    code, out = cli("counts", "--by", "term", "--format", "json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["safety_population"] == 4
+    fatigue = next(r for r in document["counts"] if r["term"] == "Fatigue")
+    assert fatigue == {
+        "soc": "General disorders and administration site conditions",
+        "term": "Fatigue",
+        "patients": 1,
+        "patients_by_worst_grade": {"1": 0, "2": 1, "3": 0, "4": 0, "5": 0},
+        "patients_grade3plus": 0,
+        "events": 2,
+    }
+    assert len(document["counts"]) == 5
+
+
+def test_counts_by_site_keys_rows_by_site(cli: Any) -> None:
+    _, out = cli("counts", "--by", "site", "--format", "json")
+    rows = json.loads(out)["counts"]
+    assert [(r["site"], r["patients"], r["events"]) for r in rows] == [("S01", 2, 3), ("S02", 2, 3)]
+
+
+def test_counts_as_of_a_day_before_the_upgrade(cli: Any) -> None:
+    _, out = cli("counts", "--as-of", "2026-02-10", "--format", "json")
+    alt = next(
+        r for r in json.loads(out)["counts"] if r["term"] == "Alanine aminotransferase increased"
+    )
+    assert alt["patients_by_worst_grade"]["2"] == 1
+
+
+def test_grade_3_related_counts_as_csv(cli: Any) -> None:
+    code, out = cli("counts", "--min-grade", "3", "--related", "rt", "--format", "csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert {r["term"]: r["G>=3"] for r in rows} == {
+        "Alanine aminotransferase increased": "1",
+        "Gastric hemorrhage": "1",
+        "Hepatic failure": "1",
+    }
+
+
+def test_piped_table_output_is_plain_text(cli: Any) -> None:
+    _, out = cli("counts", "--by", "soc")
+    assert out.startswith("# Safety population: 4 patients")
+    assert "Investigations\t2\t0\t0\t2\t0\t0\t2\t2" in out
+
+
+def test_an_unknown_by_value_is_refused(cli: Any) -> None:
+    code, _ = cli("counts", "--by", "colour")
+    assert code == 2
+
+
+def test_subject_timeline_shows_the_grade_history(cli: Any) -> None:
+    code, out = cli("subject", "P01", "--format", "json")
+    assert code == 0
+    document = json.loads(out)
+    alt = next(a for a in document["adverse_events"] if a["ae_key"] == "AE-1")
+    assert (alt["grade"], alt["grade_history"], alt["version"]) == (3, "2→3", 2)
+    assert [c["course_key"] for c in document["rt_courses"]] == ["P01-L1"]
+    assert {lab["test_code"] for lab in document["labs"]} == {"ALT", "BILI", "ALB", "INR"}
+
+
+def test_an_unknown_subject_exits_with_an_error(cli: Any) -> None:
+    code, _ = cli("subject", "P99")
+    assert code == 1
+
+
+def test_report_dsmb_writes_the_html(cli: Any, tmp_path: Any) -> None:
+    code, out = cli("report", "dsmb", "--month", "2026-02", "--out", str(tmp_path / "r"))
+    assert code == 0
+    assert (tmp_path / "r" / "dsmb-NCT06261047-2026-02.html").is_file()
+    assert "tables sha256:" in out
