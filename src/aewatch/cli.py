@@ -23,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
+    pretty_exceptions_enable=False,
 )
 quarantine_app = typer.Typer(
     help="Rows that could not be taken as sent: rejected, held for an unknown subject, or queried.",
@@ -69,9 +70,19 @@ def open_runtime(*, migrate: bool = False) -> Any:
     except ConfigError as exc:
         typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from exc
-    if migrate:
+    if migrate:  # commands that write data: also build every stopping boundary now
         from aewatch.migrate import upgrade
+        from aewatch.safety.rules import check_boundaries
 
+        try:
+            check_boundaries(runtime.settings.stopping_rules)
+        except ValueError as exc:
+            typer.secho(
+                f"configuration error: {runtime.settings.source_path}: {exc}",
+                err=True,
+                fg=typer.colors.RED,
+            )
+            raise typer.Exit(2) from exc
         upgrade(runtime.engine)
     return runtime
 
@@ -277,7 +288,19 @@ _register_feature_commands()
 
 
 def main() -> None:
-    app()
+    """Console entry point: database problems become one line a person can act on."""
+    try:
+        app()
+    except Exception as exc:
+        if type(exc).__module__.startswith("sqlalchemy"):
+            hint = (
+                "run `aewatch init` first"
+                if "no such table" in str(exc) or ("does not exist" in str(exc))
+                else "check AEWATCH_DATABASE_URL and the server"
+            )
+            sys.stderr.write(f"database error: {str(exc).splitlines()[0]} ({hint})\n")
+            raise SystemExit(2) from exc
+        raise
 
 
 if __name__ == "__main__":

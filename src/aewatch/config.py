@@ -255,7 +255,9 @@ def _build_rules(raw: Any, source: str, planned: int) -> tuple[Any, ...]:
     rules = []
     for index, table in enumerate(raw):
         try:
-            rules.append(parse_rule(table, where=f"stopping_rule[{index}]", n_max=planned))
+            rules.append(
+                parse_rule(table, where=f"stopping_rule[{index}]", n_max=planned, build=False)
+            )
         except ValueError as exc:
             raise ConfigError(f"{source}: {exc}") from exc
     names = [rule.name for rule in rules]

@@ -306,10 +306,14 @@ def _lab_derived_events(
     ]
     if worst.empty:
         return pd.DataFrame()
+    from aewatch.ctcae.dictionary import load_dictionary
+
+    dictionary = load_dictionary()
     events = pd.DataFrame(
         {
             "USUBJID": worst["USUBJID"].to_numpy(),
             "ae_key": ("LAB:" + worst["term"]).to_numpy(),
+            "ctcae_soc": [getattr(dictionary.lookup(t), "soc", None) for t in worst["term"]],
             "verbatim_term": worst["term"].to_numpy(),
             "decoded_term": worst["term"].to_numpy(),
             "ctcae_term": worst["term"].to_numpy(),

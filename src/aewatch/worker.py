@@ -52,6 +52,9 @@ class Worker:
         transport: Any = None,
         max_files_per_cycle: int = 1000,
     ) -> None:
+        from aewatch.safety.rules import check_boundaries
+
+        check_boundaries(settings.stopping_rules)  # a bad design fails before any data is read
         self.settings = settings
         self.sessions = sessions
         self.clock = clock

@@ -31,15 +31,9 @@ from scipy.special import ndtr, ndtri
 from scipy.stats import beta as beta_dist
 from scipy.stats import binom
 
+from aewatch.safety.methods import METHODS, canonical_method  # noqa: F401 (re-exported)
 from aewatch.safety.operating import crossing_by_look
 
-METHODS = ("pocock", "obf", "bayes", "fixed")
-_ALIASES = {
-    "obrien-fleming": "obf",
-    "obrien_fleming": "obf",
-    "o'brien-fleming": "obf",
-    "bayesian": "bayes",
-}
 _EPS = float(np.finfo(float).eps)
 
 
@@ -481,15 +475,6 @@ def fixed(
 
 
 # -------------------------------------------------------------------------- dispatcher
-
-
-def canonical_method(method: str) -> str:
-    """Method name as used in config and CLI: pocock | obf | bayes | fixed."""
-    name = str(method).strip().lower()
-    name = _ALIASES.get(name, name)
-    if name not in METHODS:
-        raise ValueError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
-    return name
 
 
 def make_boundary(method: str, **params: Any) -> Boundary:

@@ -198,14 +198,22 @@ def _boundary(method: str, design: tuple[tuple[str, Any], ...]) -> Boundary:
 
 
 def parse_rule(
-    table: Mapping[str, Any], where: str = "stopping_rule", n_max: int | None = None
+    table: Mapping[str, Any],
+    where: str = "stopping_rule",
+    n_max: int | None = None,
+    *,
+    build: bool = True,
 ) -> StoppingRule:
     """Build a StoppingRule from one TOML table; ``n_max`` defaults to planned enrolment.
+
+    ``build=False`` checks keys and values but leaves the boundary (scipy) for first use;
+    the daemon builds every boundary at start-up (``check_boundaries``) so a bad design
+    still fails before any data is read.
 
     Raises ValueError naming the key, e.g.
     "stopping_rule[0].p0: expected a number between 0 and 1, got 'high'".
     """
-    from aewatch.safety.boundaries import canonical_method
+    from aewatch.safety.methods import canonical_method
 
     if not isinstance(table, Mapping):
         raise ValueError(f"{where}: expected a table, got {table!r}")
@@ -271,11 +279,19 @@ def parse_rule(
         raise ValueError(f"{where}.looks: give either looks or every/first_look, not both")
     if not rule.site_reported and not rule.derived:
         raise ValueError(f"{where}.derived: site_reported = false needs derived syndrome names")
-    try:
-        rule.boundary()
-    except (ValueError, KeyError) as exc:
-        raise ValueError(f"{where}: {exc}") from exc
+    if build:
+        check_boundaries([rule], [where])
     return rule
+
+
+def check_boundaries(rules: Sequence[StoppingRule], where: Sequence[str] | None = None) -> None:
+    """Build each rule's boundary now; a design that cannot be built names its rule."""
+    for index, rule in enumerate(rules):
+        try:
+            rule.boundary()
+        except (ValueError, KeyError) as exc:
+            label = where[index] if where else f"stopping_rule {rule.name!r}"
+            raise ValueError(f"{label}: {exc}") from exc
 
 
 class _Reader:
