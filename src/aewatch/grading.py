@@ -133,8 +133,9 @@ def derive_events(
     if context.labs.empty:
         return derived
     graded = _grade(context, settings)
-    if lab_subjects:
-        derived.graded_labs = _store_grades(session, graded)
+    # Not only new labs: a new RT course or DM record moves the baseline, so every touched
+    # subject is regraded; only grades that changed are written.
+    derived.graded_labs = _store_grades(session, graded)
     lab_events = _lab_derived_events(graded, context, settings)
     syndromes = _liver_syndromes(context, settings)
     from aewatch.ingest.store import store_adverse_events

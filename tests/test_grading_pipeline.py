@@ -1,0 +1,113 @@
+"""Grading inside the ingest transaction: stored grades, derived AEs, regrading when the
+baseline moves, and the coding queries a data manager sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from aewatch.models import AdverseEvent, AeVersion, LabResult, QuarantineEntry, RtCourse
+from aewatch.pipeline import Pipeline
+
+DM = "USUBJID,SITEID\n01-001,01\n"
+LB = (
+    "USUBJID,LBSEQ,LBTESTCD,LBSTRESN,LBSTRESU,LBSTNRLO,LBSTNRHI,LBDTC\n"
+    "01-001,1,ALT,100,U/L,0,40,2025-03-01\n"
+    "01-001,2,ALT,130,U/L,0,40,2025-04-01\n"
+    "01-001,3,PLAT,40,10^9/L,150,400,2025-04-01\n"
+)
+EX = (
+    "USUBJID,EXSPID,EXTRT,EXDOSE,EXDOSU,EXNFRAC,EXSTDTC,EXENDTC\n"
+    "01-001,RT1,SBRT,10,Gy,5,2025-03-15,2025-03-21\n"
+)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def alt_grades(pipeline: Pipeline) -> list[int | None]:
+    with pipeline.sessions() as session:
+        return list(
+            session.scalars(
+                select(LabResult.tox_grade_high)
+                .where(LabResult.test_code == "ALT")
+                .order_by(LabResult.collected_on)
+            )
+        )
+
+
+def test_a_new_rt_course_moves_the_baseline_and_regrades_stored_labs(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    pipeline.ingest_paths([write(tmp_path / "dm.csv", DM), write(tmp_path / "lb.csv", LB)])
+    # No baseline yet: 130 U/L is > 3 x ULN (40) -> grade 2 on the ULN rules.
+    assert alt_grades(pipeline)[1] == 2
+    pipeline.ingest_paths([write(tmp_path / "ex.csv", EX)])
+    # Baseline is now 100 U/L (abnormal, > ULN): 130 is < 1.5 x baseline -> grade 0.
+    assert alt_grades(pipeline)[1] == 0
+
+
+def test_a_grade_3_lab_without_a_site_ae_becomes_a_flagged_derived_ae(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    pipeline.ingest_paths(
+        [
+            write(tmp_path / "dm.csv", DM),
+            write(tmp_path / "ex.csv", EX),
+            write(tmp_path / "lb.csv", LB),
+        ]
+    )
+    with pipeline.sessions() as session:
+        derived = session.execute(
+            select(
+                AdverseEvent.origin,
+                AeVersion.ctcae_term,
+                AeVersion.ctcae_soc,
+                AeVersion.grade,
+                AeVersion.evidence,
+            )
+            .join(AeVersion, AeVersion.ae_pk == AdverseEvent.id)
+            .where(AdverseEvent.origin == "lab")
+        ).all()
+    assert [(d.ctcae_term, d.grade, d.ctcae_soc) for d in derived] == [
+        ("Platelet count decreased", 3, "Investigations")
+    ]
+    assert derived[0].evidence["source"] == "lab-derived, not site-reported"
+
+
+def test_bed_is_stored_per_course_and_a_low_dose_is_a_deviation(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    low = EX.replace("RT1,SBRT,10,Gy,5", "RT1,SBRT,5,Gy,5")
+    pipeline.ingest_paths([write(tmp_path / "dm.csv", DM), write(tmp_path / "ex.csv", low)])
+    with pipeline.sessions() as session:
+        course = session.scalars(select(RtCourse)).one()
+    assert (course.bed_gy, course.eqd2_gy, course.bed_below_minimum) == (37.5, 31.25, True)
+
+
+def test_an_unknown_term_is_coded_to_other_specify_and_queried(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    ae = (
+        "USUBJID,AESPID,AETERM,AEDECOD,AEBODSYS,AETOXGR\n"
+        "01-001,1,LIVER ACHE,Liver ache,Hepatobiliary disorders,2\n"
+        "01-001,2,ALT UP,Alanine aminotransferase increased,Investigations,5\n"
+    )
+    pipeline.ingest_paths([write(tmp_path / "dm.csv", DM), write(tmp_path / "ae.csv", ae)])
+    with pipeline.sessions() as session:
+        versions = {v.aeseq or v.verbatim_term: v for v in session.scalars(select(AeVersion))}
+        queries = session.scalars(
+            select(QuarantineEntry).where(QuarantineEntry.kind == "query")
+        ).all()
+    coded = versions["LIVER ACHE"]
+    assert (coded.ctcae_term, coded.coding) == (
+        "Hepatobiliary disorders - Other, specify",
+        "other_specify",
+    )
+    reasons = " | ".join(q.reason for q in queries)
+    assert "Other, specify" in reasons
+    assert "Grade 5 is not defined for 'Alanine aminotransferase increased'" in reasons
+    assert versions["ALT UP"].grade == 5, "nothing is silently changed"
