@@ -13,8 +13,9 @@ import os
 import signal
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +26,7 @@ from aewatch.models import Heartbeat
 from aewatch.pipeline import FileOutcome, Pipeline
 
 log = logging.getLogger("aewatch.worker")
+T = TypeVar("T")
 
 
 @dataclass
@@ -75,9 +77,10 @@ class Worker:
             result.files.append(outcome)
         if self.stopping.is_set():
             return result
-        result.silence_alerts = self._check_site_silence()
-        result.reminders = self._check_acknowledgements()
-        result.report = self._monthly_report()
+        # One failing step (say, PDF rendering) must never keep alerts from being sent.
+        result.silence_alerts = self._guarded("site silence", self._check_site_silence, 0)
+        result.reminders = self._guarded("acknowledgements", self._check_acknowledgements, 0)
+        result.report = self._guarded("monthly report", self._monthly_report, None)
         sent, failed = self._send()
         result.alerts_sent, result.alerts_failed = sent, failed
         self._heartbeat(result)
@@ -107,6 +110,13 @@ class Worker:
 
     def stop(self, *_: Any) -> None:
         self.stopping.set()
+
+    def _guarded(self, step: str, action: Callable[[], T], fallback: T) -> T:
+        try:
+            return action()
+        except Exception:
+            log.exception("worker=%s step=%s failed; the cycle goes on", self.worker_id, step)
+            return fallback
 
     # -- steps -----------------------------------------------------------------------
     def _check_site_silence(self) -> int:

@@ -97,3 +97,24 @@ def test_sigterm_finishes_the_cycle_and_exits_zero(tmp_path: Path, db_url: str) 
     stderr = process.stderr.read() if process.stderr else ""
     assert code == 0, stderr
     assert "stopped" in stderr
+
+
+def test_a_failing_report_step_does_not_stop_alerts_from_being_sent(
+    settings: Settings, sessions, clock, smtp_server, monkeypatch
+) -> None:
+    """Fault injected on purpose: the monthly report step raises; the SAE still goes out."""
+    import aewatch.reports.schedule as schedule
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("PDF renderer missing")
+
+    monkeypatch.setattr(schedule, "maybe_run_monthly_report", broken)
+    settings = smtp_settings(settings, smtp_server.port)
+    worker = Worker(settings, sessions, clock, worker_id="w1")
+    inbox = Path(settings.worker.inbox)
+    inbox.mkdir(parents=True, exist_ok=True)
+    for name, text in (("dm.csv", DM), ("ex.csv", EX), ("ae.csv", AE)):
+        (inbox / name).write_text(text)
+    result = worker.cycle()
+    assert result.report is None
+    assert any("[SAE]" in r.message["Subject"] for r in smtp_server.handler.received)
