@@ -51,6 +51,9 @@ class WorkerSettings:
     inbox: str = "var/inbox"
     data_dir: str = "var/data"
     poll_seconds: float = 5.0
+    # Leave a file alone until it has not changed for this long: for sites that upload
+    # straight into the inbox instead of writing a .part file and renaming it.
+    settle_seconds: float = 0.0
     # A lease longer than the slowest SMTP conversation, so a live sender keeps its claim.
     lease_seconds: float = 120.0
     worker_id: str = ""

@@ -61,7 +61,9 @@ class Pipeline:
 
     @property
     def inbox(self) -> Inbox:
-        return Inbox(Path(self.settings.worker.inbox), self.worker_id)
+        return Inbox(
+            Path(self.settings.worker.inbox), self.worker_id, self.settings.worker.settle_seconds
+        )
 
     # -- the poll cycle's ingest step -------------------------------------------------
     def ingest_next(self) -> FileOutcome | None:

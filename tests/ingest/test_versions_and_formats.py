@@ -158,3 +158,20 @@ def test_a_source_mapping_matches_files_by_glob(tmp_path: Path) -> None:
     sources = (SourceMapping(name="a", match=("site7_*.csv",)),)
     assert source_for("SITE7_ae.csv", sources) is sources[0]
     assert source_for("site8_ae.csv", sources) is None
+
+
+def test_partial_uploads_and_unsettled_files_are_left_alone(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from aewatch.ingest.inbox import Inbox
+
+    inbox = Inbox(tmp_path, "w", settle_seconds=60)
+    inbox.ensure()
+    write(tmp_path / "ae.csv.part", AE_V1)
+    fresh = write(tmp_path / "lb.csv", AE_V1)
+    settled = write(tmp_path / "dm.csv", DM)
+    old = time.time() - 120
+    os.utime(settled, (old, old))
+    assert inbox.waiting() == [settled]
+    assert fresh.exists()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ IGNORED_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", ".swp", ".reason
 class Inbox:
     root: Path
     worker_id: str
+    settle_seconds: float = 0.0
 
     @property
     def processing(self) -> Path:
@@ -44,12 +46,14 @@ class Inbox:
         """Files ready to claim, oldest first; partial uploads and hidden files are left alone."""
         if not self.root.is_dir():
             return []
+        settled_before = time.time() - self.settle_seconds  # file times are wall-clock
         files = [
             p
             for p in self.root.iterdir()
             if p.is_file()
             and not p.name.startswith(".")
             and not p.name.lower().endswith(IGNORED_SUFFIXES)
+            and (self.settle_seconds <= 0 or p.stat().st_mtime <= settled_before)
         ]
         return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
 
