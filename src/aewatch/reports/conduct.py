@@ -36,11 +36,11 @@ def exposure_by_lesion(rt_courses: pd.DataFrame, min_bed_gy: float) -> pd.DataFr
         f"{int(n)} × {d:g} Gy" if pd.notna(n) and pd.notna(d) else ""
         for n, d in zip(frame["fractions"], frame["dose_per_fraction_gy"], strict=True)
     ]
-    frame["bed_gy"] = frame["bed_gy"].round(2)
-    frame["eqd2_gy"] = frame["eqd2_gy"].round(2)
+    frame["bed_gy"] = pd.to_numeric(frame["bed_gy"], errors="coerce").round(2)
+    frame["eqd2_gy"] = pd.to_numeric(frame["eqd2_gy"], errors="coerce").round(2)
     frame["meets_minimum"] = frame["bed_gy"] >= round(min_bed_gy, 2)
     below = frame["bed_gy"].notna() & ~frame["meets_minimum"]
-    frame["deviation"] = frame["bed_below_minimum"] | below
+    frame["deviation"] = frame["bed_below_minimum"].fillna(False).astype(bool) | below
     columns = ["subject_id", "course_key", "lesion", "schedule", "bed_gy", "eqd2_gy", "deviation"]
     return frame[columns].reset_index(drop=True)
 
