@@ -131,7 +131,9 @@ def ingest(
         typer.secho(f"not a file: {', '.join(map(str, missing))}", err=True, fg="red")
         raise typer.Exit(2)
     runtime = open_runtime(migrate=True)
-    pipeline = Pipeline(runtime.settings, runtime.sessions, runtime.clock, default_worker_id())
+    # Its own processing folder: the daemon on this host must not adopt these copies.
+    worker_id = f"{default_worker_id()}-ingest-{os.getpid()}"
+    pipeline = Pipeline(runtime.settings, runtime.sessions, runtime.clock, worker_id)
     outcomes = pipeline.ingest_paths(paths)
     from aewatch.output import emit
 

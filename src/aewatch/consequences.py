@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -46,6 +47,30 @@ class Consequences:
 
     def courses_changed(self, course_ids: list[int]) -> None:
         self.courses.extend(course_ids)
+
+    def held_adverse_events(self, frame: pd.DataFrame) -> None:
+        """Serious AEs of subjects not in DM yet: alert now from the row itself."""
+        from types import SimpleNamespace
+
+        from aewatch.alerts.requests import ae_facts
+        from aewatch.alerts.rules import ae_alerts
+
+        fatal = frame["outcome"].eq("FATAL") if "outcome" in frame else False
+        serious = frame[frame["serious"] | frame["death"] | fatal]
+        for raw in serious.to_dict("records"):
+            record = {k: None if _missing(v) else v for k, v in raw.items()}
+            record.update(version=1, aware_at=self.now, recorded_at=self.now)
+            record["onset_on"] = None  # no reference date yet: no study day
+            record["grade"] = record.get("grade") or record.get("reported_grade")
+            version = SimpleNamespace(**record)
+            facts = ae_facts(
+                version,
+                trial_id=self.settings.trial.id,
+                site="",
+                subject_id=record["USUBJID"],
+                ae_key=record["ae_key"],
+            )
+            self.requests.extend(ae_alerts(None, facts, self.settings, self.now))
 
     def finish(self) -> int:
         """Grade, derive, evaluate rules, queue alerts; returns how many alerts were new."""
@@ -95,7 +120,10 @@ class Consequences:
                 .join(Subject, AdverseEvent.subject_pk == Subject.id)
                 .where(
                     AeVersion.id.in_(chunk),
-                    AeVersion.serious | AeVersion.death | (AeVersion.grade >= 5),
+                    AeVersion.serious
+                    | AeVersion.death
+                    | (AeVersion.grade >= 5)
+                    | (AeVersion.outcome == "FATAL"),
                 )
             ).all()
             serious = list(rows)
@@ -226,6 +254,13 @@ def queue_site_silence(
                 config_hash=settings.config_hash,
             )
         return queued
+
+
+def _missing(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _chunks(items: list[int], size: int) -> list[list[int]]:

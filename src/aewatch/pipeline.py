@@ -99,9 +99,11 @@ class Pipeline:
         now = self.clock.now()
         digest = sha256_of(path)
         with self.sessions() as session:
-            seen = session.scalars(select(SourceFile).where(SourceFile.sha256 == digest)).first()
+            seen = session.scalars(
+                select(SourceFile).where(SourceFile.sha256 == digest, SourceFile.status == "done")
+            ).first()
         if seen is not None:
-            self.inbox.file_done(path, digest, now)
+            self._file(path, digest, now)
             outcome = FileOutcome(display, "duplicate", reason=f"already received as {seen.name}")
             log.info("file=%s status=duplicate sha256=%s", display, digest[:12])
             return outcome
@@ -109,17 +111,20 @@ class Pipeline:
             tables = _read(path, self.settings)
         except UnreadableFile as exc:
             return self._fail(path, display, digest, str(exc), now)
+        except Exception as exc:  # a reader defect: the file is unreadable, the worker goes on
+            log.exception("file=%s cannot be read", display)
+            return self._fail(path, display, digest, f"cannot be read: {exc!r}", now)
         try:
             outcome = self._ingest_with_retry(path, display, digest, tables, now)
         except OperationalError:
             raise  # the database is unavailable: leave the file claimed, retry next cycle
         except _AlreadyIngested:
-            self.inbox.file_done(path, digest, now)
+            self._file(path, digest, now)
             return FileOutcome(display, "duplicate", reason="ingested by another worker")
         except Exception as exc:  # a defect must not stop the worker or lose the file
             log.exception("file=%s internal error", display)
             return self._fail(path, display, digest, f"internal error: {exc!r}", now)
-        self.inbox.file_done(path, digest, now)
+        self._file(path, digest, now)
         log.info(
             "file=%s status=done rows=%d accepted=%d versions=%d quarantined=%d pending=%d",
             display,
@@ -132,6 +137,18 @@ class Pipeline:
         return outcome
 
     # -- internals ---------------------------------------------------------------------
+    def _file(self, path: Path, digest: str, now: datetime, reason: str | None = None) -> None:
+        """Move a processed file out of processing/. Its data are already committed, so a
+        filing error is logged, never raised: the file would otherwise be re-claimed
+        forever (a later re-claim is recognised by its sha256 and filed again)."""
+        try:
+            if reason is None:
+                self.inbox.file_done(path, digest, now)
+            else:
+                self.inbox.file_failed(path, digest, now, reason)
+        except OSError:
+            log.exception("file=%s could not be moved out of processing/", path.name)
+
     def _ingest_with_retry(
         self, path: Path, display: str, digest: str, tables: list[DomainTable], now: datetime
     ) -> FileOutcome:
@@ -142,7 +159,8 @@ class Pipeline:
                 return self._ingest_tables(path, display, digest, tables, now)
             except IntegrityError:
                 with self.sessions() as session:
-                    if session.scalar(select(SourceFile.id).where(SourceFile.sha256 == digest)):
+                    done = (SourceFile.sha256 == digest) & (SourceFile.status == "done")
+                    if session.scalar(select(SourceFile.id).where(done)):
                         raise _AlreadyIngested() from None
                 if attempt == 3:
                     raise
@@ -156,18 +174,9 @@ class Pipeline:
 
         with self.sessions() as session, session.begin():
             trial = ensure_trial(session, self.settings, now)
-            source = SourceFile(
-                trial_pk=trial.id,
-                sha256=digest,
-                name=path.name,
-                size_bytes=path.stat().st_size,
-                file_format=path.suffix.lower().lstrip(".")[:16],
-                status="failed",
-                reason=reason,
-                received_at=now,
-                processed_at=now,
-            )
-            session.add(source)
+            source = source_row(session, digest, trial.id, path, now)
+            source.file_format = path.suffix.lower().lstrip(".")[:16]
+            source.status, source.reason, source.processed_at = "failed", reason, now
             session.flush()
             audit.record(
                 session,
@@ -180,7 +189,7 @@ class Pipeline:
                 config_hash=self.settings.config_hash,
             )
             alerts = queue_ingest_failure(session, self.settings, trial.id, path.name, reason, now)
-        self.inbox.file_failed(path, digest, now, reason)
+        self._file(path, digest, now, reason)
         log.warning("file=%s status=failed reason=%s", display, reason)
         return FileOutcome(display, "failed", reason=reason, alerts=alerts)
 
@@ -195,17 +204,10 @@ class Pipeline:
         with self.sessions() as session, session.begin():
             trial = ensure_trial(session, settings, now)
             lock_trial(session, trial.id)
-            source = SourceFile(
-                trial_pk=trial.id,
-                sha256=digest,
-                name=path.name,
-                size_bytes=path.stat().st_size,
-                file_format=file_format(path),
-                status="done",
-                received_at=now,
-                domains=",".join(sorted({t.domain for t in tables})),
-            )
-            session.add(source)
+            source = source_row(session, digest, trial.id, path, now)
+            source.file_format = file_format(path)
+            source.status, source.reason = "done", None
+            source.domains = ",".join(sorted({t.domain for t in tables}))
             session.flush()
             consequences = Consequences(session, settings, trial.id, now, self.worker_id)
             for table in sorted(tables, key=lambda t: DOMAIN_ORDER.get(t.domain, 9)):
@@ -258,6 +260,20 @@ class Pipeline:
         return outcome
 
 
+def source_row(
+    session: Session, digest: str, trial_pk: int, path: Path, now: datetime
+) -> SourceFile:
+    """The file's row: new, or the row of an earlier failed attempt with the same bytes
+    (a file that failed, e.g. on a since-fixed mapping, can be sent again and is taken)."""
+    source = session.scalars(select(SourceFile).where(SourceFile.sha256 == digest)).first()
+    if source is None:
+        source = SourceFile(sha256=digest, received_at=now, status="processing")
+        session.add(source)
+    source.trial_pk, source.name = trial_pk, path.name[:300]
+    source.size_bytes = path.stat().st_size
+    return source
+
+
 def lock_trial(session: Session, trial_pk: int) -> None:
     """Serialise ingest transactions of one trial across workers (PostgreSQL).
 
@@ -303,11 +319,11 @@ def quarantine_rows(
             {
                 "trial_pk": trial_pk,
                 "source_file_pk": source.id if source else None,
-                "file_name": file_name,
+                "file_name": file_name[:300],
                 "row_number": f.row,
-                "domain": domain or None,
-                "subject_id": f.subject,
-                "field": f.field,
+                "domain": (domain or "")[:8] or None,
+                "subject_id": (f.subject or "")[:64] or None,
+                "field": (f.field or "")[:64] or None,
                 "value": None if f.value is None else str(f.value)[:500],
                 "reason": f.reason,
                 "kind": f.kind,

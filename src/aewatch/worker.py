@@ -40,7 +40,9 @@ class CycleResult:
 
 
 def default_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Stable across restarts, so a restarted worker finds the files it had claimed
+    (processing/<worker-id>/). Several workers on one host need distinct worker_id."""
+    return socket.gethostname()
 
 
 class Worker:
@@ -71,7 +73,11 @@ class Worker:
     def cycle(self) -> CycleResult:
         result = CycleResult()
         while not self.stopping.is_set() and len(result.files) < self.max_files_per_cycle:
-            outcome = self.pipeline.ingest_next()
+            try:
+                outcome = self.pipeline.ingest_next()
+            except Exception:  # e.g. the database went away: send what is queued, retry later
+                log.exception("worker=%s ingest failed; retrying next cycle", self.worker_id)
+                break
             if outcome is None:
                 break
             result.files.append(outcome)

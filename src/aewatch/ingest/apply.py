@@ -53,8 +53,9 @@ def apply_checked(
     frame = checked.frame
     if checked.domain == "AE" and not frame.empty:
         from aewatch.grading import code_adverse_events
+        from aewatch.ingest.validate import collapse_log_form
 
-        frame, queries = code_adverse_events(frame, settings)
+        frame, queries = code_adverse_events(collapse_log_form(frame), settings)
         checked.faults.extend(queries)
     rejected_rows = {f.row for f in checked.faults if f.kind == "rejected"}
     counts.quarantined = len(rejected_rows)
@@ -86,12 +87,17 @@ def apply_checked(
     held = frame.loc[~is_known]
     if not held.empty:
         hold(session, held, checked.domain, trial_pk, source, file_name, now)
-        counts.pending = len(held)
+        if checked.domain == "AE":
+            # An SAE must not wait for DM: the safety officer hears of it now, and the
+            # same dedup key keeps the alert single when the row is applied later.
+            consequences.held_adverse_events(held)
     ready = frame.loc[is_known].reset_index(drop=True)
     result = store_domain(
         session, checked.domain, ready, known, trial_pk, source.id, now, settings, consequences
     )
-    counts.accepted = result.accepted
+    # Counted in the file's rows (log-form records merged into one AE still count each).
+    rows_known = checked.frame["USUBJID"].isin(known)
+    counts.accepted, counts.pending = int(rows_known.sum()), int((~rows_known).sum())
     counts.versions = result.versions
     return counts
 
@@ -135,8 +141,11 @@ def hold(
     file_name: str,
     now: datetime,
 ) -> None:
-    """Rows for a subject not yet in DM wait here, whole, until the subject arrives."""
-    records = _json_records(frame)
+    """Rows for a subject not yet in DM wait here, whole, until the subject arrives.
+
+    The receipt time travels with the row: an SAE's reporting clock starts when the site's
+    file arrived, not when its DM record finally did."""
+    records = _json_records(frame.assign(received_at=now.isoformat()))
     session.execute(
         QuarantineEntry.__table__.insert(),
         [
@@ -145,8 +154,8 @@ def hold(
                 "source_file_pk": source.id,
                 "file_name": file_name,
                 "row_number": int(record["ROW"]),
-                "domain": domain,
-                "subject_id": record["USUBJID"],
+                "domain": domain[:8],
+                "subject_id": record["USUBJID"][:64],
                 "field": "USUBJID",
                 "value": record["USUBJID"],
                 "reason": f"subject '{record['USUBJID']}' is not in DM yet: held until the "
@@ -227,6 +236,8 @@ def _frame_from_records(records: list[dict[str, Any]], domain: str) -> pd.DataFr
         if column in frame.columns:
             frame[column] = pd.to_datetime(frame[column], errors="coerce", utc=True)
             frame[column] = frame[column].dt.tz_localize(None)
+    if "received_at" in frame.columns:
+        frame["received_at"] = pd.to_datetime(frame["received_at"], utc=True, errors="coerce")
     for column in ("aeseq", "reported_grade", "site_grade", "fractions"):
         if column in frame.columns:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")

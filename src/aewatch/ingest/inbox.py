@@ -86,7 +86,9 @@ class Inbox:
 
     def _file(self, path: Path, folder: Path, sha256: str, now: datetime) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{now:%Y%m%dT%H%M%SZ}-{sha256[:8]}-{path.name}"
+        # Most filesystems allow 255 bytes per name: keep the end (the extension) of long ones.
+        name = path.name if len(path.name.encode()) <= 200 else path.name[-120:]
+        target = folder / f"{now:%Y%m%dT%H%M%SZ}-{sha256[:8]}-{name}"
         os.replace(path, target)
         return target
 

@@ -63,8 +63,9 @@ def _domain_from_name(name: str, source: SourceMapping | None, file_name: str) -
             return lowered.upper()
         tokens = [t for t in _tokens(lowered) if t]
         for token in tokens:
-            if token in FILE_STEMS:
-                return FILE_STEMS[token]
+            stem = token.rstrip("0123456789") or token  # ae2, lb20250301
+            if stem in FILE_STEMS:
+                return FILE_STEMS[stem]
     return None
 
 

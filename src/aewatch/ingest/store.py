@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 
 from aewatch.models import AdverseEvent, AeVersion, LabResult, RtCourse, Site, Subject
 
-AE_CONTENT = (
-    "aeseq",
+AE_CONTENT = (  # AESEQ is left out: sites renumber it, and that is not a change of the AE
     "verbatim_term",
     "decoded_term",
     "body_system",
@@ -254,11 +253,13 @@ def store_adverse_events(
                 "coding",
                 "dictionary_version",
                 "evidence",
+                "received_at",
             ],
         )
         payload = []
         for row in rows:
             aware_on = row.pop("aware_on")
+            received = row.pop("received_at")  # held rows: when their file arrived
             payload.append(
                 {
                     **row,
@@ -268,7 +269,7 @@ def store_adverse_events(
                     "is_current": True,
                     "source_file_pk": file_pk,
                     "recorded_at": now,
-                    "aware_at": _aware(aware_on, aware_default),
+                    "aware_at": _aware(aware_on, received or aware_default),
                 }
             )
         result.new_ae_versions = list(
@@ -455,8 +456,10 @@ def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
 
 def _python_values(column: pd.Series) -> list[Any]:
     missing = column.isna().to_numpy()
-    if pd.api.types.is_datetime64_any_dtype(column):
-        values: list[Any] = list(column.dt.date)
+    if pd.api.types.is_datetime64_any_dtype(column) and column.dt.tz is not None:
+        values: list[Any] = list(column.dt.to_pydatetime())  # instants stay instants
+    elif pd.api.types.is_datetime64_any_dtype(column):
+        values = list(column.dt.date)
     elif pd.api.types.is_bool_dtype(column):
         values = column.fillna(False).astype(bool).tolist()
     elif pd.api.types.is_integer_dtype(column):

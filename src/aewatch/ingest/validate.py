@@ -126,6 +126,11 @@ class _Checker:
 def check_table(domain: str, frame: pd.DataFrame, accepted_studies: tuple[str, ...]) -> Checked:
     checker = _Checker(domain, frame)
     checker.required(REQUIRED[domain])
+    checker.reject(
+        checker.col("USUBJID").str.len() > 64,
+        "USUBJID",
+        "USUBJID is longer than 64 characters: is this really a subject ID?",
+    )
     if accepted_studies and checker.has("STUDYID"):
         study = checker.col("STUDYID")
         allowed = {s.upper() for s in accepted_studies}
@@ -259,15 +264,62 @@ def _ae(c: _Checker) -> pd.DataFrame:
 
 
 def _ae_keys(subject: pd.Series, spid: pd.Series, seq: pd.Series, onset: pd.Series) -> pd.Series:
-    """AESPID is the AE's identity. Records sharing an AESPID in one file are the SDTM
-    log form (one record per grade change): the first keeps the plain AESPID, later
-    ones, in onset order, get AESPID#2, #3 … so a re-export maps onto the same keys."""
-    base = spid.where(spid != "", "SEQ:" + _whole(seq).astype("string").fillna(""))
-    order = pd.DataFrame({"s": subject, "k": base, "o": onset, "q": seq})
-    order = order.sort_values(["s", "k", "o", "q"], kind="stable", na_position="last")
-    rank = order.groupby(["s", "k"], sort=False).cumcount() + 1
-    rank = rank.reindex(base.index)
-    return base.where(rank == 1, base + "#" + rank.astype("string"))
+    """AESPID is the AE's identity (else AESEQ, which sites may renumber: give AESPID).
+    Several records with one AESPID are the SDTM log form; ``collapse_log_form`` merges them."""
+    return spid.where(spid != "", "SEQ:" + _whole(seq).astype("string").fillna(""))
+
+
+RELATION_RANK = {"unrelated": 0, "unlikely": 1, "possible": 2, "probable": 3, "definite": 4}
+SEVERITY_RANK = {"MILD": 1, "MODERATE": 2, "SEVERE": 3}
+_ANY = (
+    "serious",
+    "death",
+    "life_threatening",
+    "hospitalisation",
+    "disability",
+    "congenital_anomaly",
+    "medically_important",
+)
+
+
+def collapse_log_form(frame: pd.DataFrame) -> pd.DataFrame:
+    """One version per AE identity from log-form records (one record per grade change).
+
+    Like SDTM's mixed form (safety_domain §5): the worst grade (then severity) with its
+    term and attribution, the strongest attribution to each treatment, seriousness and
+    each criterion if any record has it, the earliest onset, the latest end (none while
+    any record is ongoing) and the outcome of the latest record. So a re-export that adds
+    an earlier record cannot make an SAE look downgraded.
+    """
+    keys = ["USUBJID", "ae_key"]
+    if frame.empty or not frame.duplicated(keys).any():
+        return frame
+    work = frame.assign(
+        _grade=pd.to_numeric(frame["reported_grade"], errors="coerce").fillna(0),
+        _sev=frame["severity"].map(SEVERITY_RANK).fillna(0),
+    )
+    worst = work.sort_values(["_grade", "_sev", "ROW"], ascending=[False, False, True])
+    out = worst.drop_duplicates(keys, keep="first").set_index(keys)
+    grouped = work.groupby(keys, sort=False)
+    for column in _ANY:
+        out[column] = grouped[column].any()
+    for column in ("rt_relation", "systemic_relation"):
+        ranked = work.assign(_rank=work[column].map(RELATION_RANK).fillna(-1))
+        strongest = ranked.sort_values(["_rank", "ROW"], ascending=[False, True])
+        out[column] = strongest.drop_duplicates(keys).set_index(keys)[column]
+    first = work.sort_values(["onset_on", "ROW"], na_position="last").drop_duplicates(keys)
+    first = first.set_index(keys)
+    out["onset_on"], out["onset_precision"] = first["onset_on"], first["onset_precision"]
+    latest = (
+        work.sort_values(["onset_on", "ROW"], na_position="first")
+        .drop_duplicates(keys, keep="last")
+        .set_index(keys)
+    )
+    out["outcome"] = latest["outcome"]
+    ongoing = grouped["end_on"].apply(lambda ends: ends.isna().any())
+    out["end_on"] = grouped["end_on"].max().where(~ongoing)
+    out["ROW"] = grouped["ROW"].min()
+    return out.reset_index().drop(columns=["_grade", "_sev"])[frame.columns]
 
 
 def _lb(c: _Checker) -> pd.DataFrame:
