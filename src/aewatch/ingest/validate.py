@@ -175,6 +175,12 @@ def _dm(c: _Checker) -> pd.DataFrame:
     dup = c.col("USUBJID").duplicated(keep="first") & (c.col("USUBJID") != "") & ~c.bad
     c.reject(dup, "USUBJID", "subject '{v}' appears twice in this DM file: keep one record")
     died_flag = c.vocabulary("DTHFL", YES_NO, "use Y or N")
+    c.reject(
+        died_flag.eq("Y") & death["date"].isna(),
+        "DTHDTC",
+        "DTHFL is Y but DTHDTC is empty: give the date of death",
+        kind="query",
+    )
     enrolled = rfst["date"].fillna(consent["date"]).fillna(rfx["date"])
     return pd.DataFrame(
         {
