@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from aewatch.db import make_engine
 from aewatch.models import Base
 

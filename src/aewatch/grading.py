@@ -169,21 +169,20 @@ class _SubjectData:
         ).all()
         subject_pks = {s.subject_id: s.id for s in subjects}
         by_pk = {s.id: s.subject_id for s in subjects}
-        labs = pd.DataFrame(
-            session.execute(
-                select(
-                    LabResult.id,
-                    LabResult.subject_pk,
-                    LabResult.test_code,
-                    LabResult.value,
-                    LabResult.unit,
-                    LabResult.lower_limit,
-                    LabResult.upper_limit,
-                    LabResult.collected_dtc,
-                    LabResult.baseline_flag,
-                    *[getattr(LabResult, c) for c in TOX_COLUMNS],
-                ).where(LabResult.subject_pk.in_(ids))
-            ).all(),
+        labs = read_frame(
+            session,
+            select(
+                LabResult.id,
+                LabResult.subject_pk,
+                LabResult.test_code,
+                LabResult.value,
+                LabResult.unit,
+                LabResult.lower_limit,
+                LabResult.upper_limit,
+                LabResult.collected_dtc,
+                LabResult.baseline_flag,
+                *[getattr(LabResult, c) for c in TOX_COLUMNS],
+            ).where(LabResult.subject_pk.in_(ids)),
             columns=[
                 "lab_pk",
                 "subject_pk",
@@ -232,6 +231,31 @@ class _SubjectData:
             first = courses.dropna(subset=["start_on"]).groupby("USUBJID")["start_on"].min()
             ref.update(first.to_dict())
         return cls(subject_pks, labs, ae, courses, ref)
+
+
+def read_frame(session: Session, statement: Any, columns: list[str]) -> pd.DataFrame:
+    """A large SELECT straight into a DataFrame through the driver's cursor.
+
+    For wide reads of plain columns (numbers, text, flags) this skips building a Row
+    object per row, which is most of the cost of reading back a big lab file. Not for
+    date columns: the drivers return them differently (text on SQLite).
+    """
+    connection = session.connection()
+    compiled = statement.compile(
+        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    cursor = connection.connection.cursor()
+    try:
+        params = compiled.params
+        if connection.dialect.paramstyle == "qmark":
+            values: Any = tuple(params[name] for name in compiled.positiontup or ())
+        else:
+            values = params
+        cursor.execute(str(compiled), values)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    return pd.DataFrame.from_records(rows, columns=columns)
 
 
 def _grade(context: _SubjectData, settings: Settings) -> pd.DataFrame:

@@ -117,7 +117,7 @@ class RtCourse(Base):
     __tablename__ = "rt_courses"
     __table_args__ = (UniqueConstraint("subject_pk", "course_key"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    subject_pk: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
+    subject_pk: Mapped[int] = mapped_column(ForeignKey("subjects.id"))  # unique key leads
     course_key: Mapped[str] = mapped_column(String(120))
     lesion: Mapped[str] = mapped_column(String(120), default="")
     treatment: Mapped[str] = mapped_column(String(120), default="")
@@ -143,7 +143,7 @@ class AdverseEvent(Base):
     __table_args__ = (UniqueConstraint("subject_pk", "ae_key"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     trial_pk: Mapped[int] = mapped_column(ForeignKey("trials.id"), index=True)
-    subject_pk: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
+    subject_pk: Mapped[int] = mapped_column(ForeignKey("subjects.id"))  # unique key leads
     ae_key: Mapped[str] = mapped_column(String(120))
     # site | lab | syndrome: lab-derived and syndrome AEs are flagged "not site-reported".
     origin: Mapped[str] = mapped_column(String(16), default="site")
@@ -208,7 +208,7 @@ class LabResult(Base):
     __tablename__ = "lab_results"
     __table_args__ = (UniqueConstraint("subject_pk", "lab_key"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    subject_pk: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
+    subject_pk: Mapped[int] = mapped_column(ForeignKey("subjects.id"))  # unique key leads
     lab_key: Mapped[str] = mapped_column(String(160))
     test_code: Mapped[str] = mapped_column(String(16))
     test_name: Mapped[str | None] = mapped_column(String(120))
