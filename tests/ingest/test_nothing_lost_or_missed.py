@@ -131,3 +131,19 @@ def test_an_overlong_domain_value_is_quarantined_and_the_sae_beside_it_alerts(
     outcome = pipeline.ingest_paths([write(tmp_path / "ae.csv", text)])[0]
     assert (outcome.status, outcome.quarantined, outcome.accepted) == ("done", 1, 1)
     assert len(alerts(pipeline, "sae-initial")) == 1
+
+
+def test_a_lab_re_export_with_new_lbseq_and_seconds_updates_the_same_rows(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    from aewatch.models import LabResult
+
+    pipeline.ingest_paths([write(tmp_path / "dm.csv", DM)])
+    head = "USUBJID,LBSEQ,LBTESTCD,LBSTRESN,LBSTRESU,LBSTNRLO,LBSTNRHI,LBDTC\n"
+    first = head + "01-001,1,ALT,30,U/L,0,40,2026-02-01T10:30\n"
+    again = head + "01-001,17,ALT,35,U/L,0,40,2026-02-01T10:30:00\n"
+    pipeline.ingest_paths([write(tmp_path / "lb1.csv", first)])
+    pipeline.ingest_paths([write(tmp_path / "lb2.csv", again)])
+    with pipeline.sessions() as session:
+        values = session.scalars(select(LabResult.value)).all()
+    assert values == [35.0]

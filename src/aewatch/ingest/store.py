@@ -330,7 +330,10 @@ def store_labs(
         session.execute(
             update(table)
             .where(table.c.id == bindparam("b_id"))
-            .values({c: bindparam(c) for c in LAB_CONTENT}, updated_at=now, source_file_pk=file_pk),
+            .values(
+                {c: bindparam(c) for c in LAB_CONTENT}
+                | {"updated_at": now, "source_file_pk": file_pk}
+            ),
             [{"b_id": int(r.pop("lab_pk")), **r} for r in rows],
         )
     result.lab_subjects.update(pks)

@@ -336,14 +336,17 @@ def _lb(c: _Checker) -> pd.DataFrame:
     when = c.date("LBDTC", "collection date LBDTC")
     unit_text = c.col("LBSTRESU")
     unit = unit_text.str.upper().map(UNITS).fillna(unit_text)
-    seq = c.number("LBSEQ", "LBSEQ", minimum=0)
+    c.number("LBSEQ", "LBSEQ", minimum=0)
     testcd = c.col("LBTESTCD").str.upper()
-    key = testcd + "|" + c.col("LBDTC") + "|" + _whole(seq).astype("string").fillna("")
+    # Identity: test and collection time. Not LBSEQ: SDTM sequence numbers are regenerated
+    # with every export, and "10:30" and "10:30:00" are the same moment.
+    key = testcd + "|" + _canonical_dtc(c.col("LBDTC"))
     dup = pd.DataFrame({"s": c.col("USUBJID"), "k": key}).duplicated(keep="first") & ~c.bad
     c.reject(
         dup,
         "LBTESTCD",
-        "the same test '{v}' at the same date and LBSEQ appears twice for this subject",
+        "the same test '{v}' at the same collection time appears twice for this subject: "
+        "keep one result (or give the repeat its own time)",
     )
     grade_text = c.col("LBTOXGR")
     site_grade = pd.to_numeric(grade_text.where(grade_text != ""), errors="coerce")
@@ -402,6 +405,11 @@ def _ex(c: _Checker) -> pd.DataFrame:
             "end_on": end["date"].fillna(start["date"]),
         }
     )
+
+
+def _canonical_dtc(text: pd.Series) -> pd.Series:
+    """ISO 8601 collection time in one spelling: seconds ':00' and a 'Z' dropped."""
+    return text.str.strip().str.replace(r"(T\d{2}:\d{2}):00(\.0+)?(Z)?$", r"\1", regex=True)
 
 
 def _whole(values: pd.Series) -> pd.Series:
