@@ -147,3 +147,19 @@ def test_a_lab_re_export_with_new_lbseq_and_seconds_updates_the_same_rows(
     with pipeline.sessions() as session:
         values = session.scalars(select(LabResult.value)).all()
     assert values == [35.0]
+
+
+def test_a_dm_re_export_can_clear_a_wrong_death_date_but_a_partial_one_keeps_it(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    from aewatch.models import Subject
+
+    head = "USUBJID,SITEID,RFXSTDTC,DTHDTC\n"
+    pipeline.ingest_paths([write(tmp_path / "dm1.csv", head + "01-001,01,2026-01-05,2026-03-01\n")])
+    pipeline.ingest_paths([write(tmp_path / "dm2.csv", "USUBJID,SEX\n01-001,F\n")])
+    with pipeline.sessions() as session:
+        assert str(session.scalars(select(Subject.died_on)).one()) == "2026-03-01"
+    pipeline.ingest_paths([write(tmp_path / "dm3.csv", head + "01-001,01,2026-01-05,\n")])
+    with pipeline.sessions() as session:
+        subject = session.scalars(select(Subject)).one()
+    assert subject.died_on is None and subject.sex == "F"

@@ -72,7 +72,9 @@ def apply_checked(
     if frame.empty:
         return counts
     if checked.domain == "DM":
-        result = store.store_subjects(session, trial_pk, frame, source.id, now)
+        result = store.store_subjects(
+            session, trial_pk, frame, source.id, now, carried=checked.columns
+        )
         store.touch_sites(session, trial_pk, result.sites, now)
         counts.accepted = result.accepted
         consequences.subjects_changed(result.touched_subjects)

@@ -82,10 +82,33 @@ def subject_index(session: Session, trial_pk: int) -> dict[str, int]:
     return {subject_id: pk for subject_id, pk in rows}
 
 
+# Which export variables carry each subject field: a DM re-export that carries a variable
+# is the truth for it (an emptied DTHDTC clears a wrong death date); one that does not
+# carry it leaves the stored value alone.
+SUBJECT_SOURCES: dict[str, tuple[str, ...]] = {
+    "site": ("SITEID",),
+    "enrolled_on": ("RFSTDTC", "RFICDTC", "RFXSTDTC"),
+    "reference_start": ("RFXSTDTC", "RFSTDTC"),
+    "reference_end": ("RFXENDTC",),
+    "died_on": ("DTHDTC",),
+    "withdrawn_on": ("WITHDTC",),
+    "oligoprogression": ("OLIGOCAT",),
+    "systemic_therapy": ("FLSTTRT",),
+    "sex": ("SEX",),
+    "arm": ("ARM",),
+}
+
+
 def store_subjects(
-    session: Session, trial_pk: int, frame: pd.DataFrame, file_pk: int, now: datetime
+    session: Session,
+    trial_pk: int,
+    frame: pd.DataFrame,
+    file_pk: int,
+    now: datetime,
+    carried: frozenset[str] = frozenset(),
 ) -> StoreResult:
     result = StoreResult()
+    authoritative = {field for field, sources in SUBJECT_SOURCES.items() if carried & set(sources)}
     known = subject_index(session, trial_pk)
     columns = [
         "site",
@@ -107,7 +130,7 @@ def store_subjects(
         values = {k: record[k] for k in columns}
         values["site"] = values["site"] or ""
         if subject_id in known:
-            changed = {k: v for k, v in values.items() if v not in (None, "")}
+            changed = {k: v for k, v in values.items() if k in authoritative or v not in (None, "")}
             updates.append(
                 {"b_id": known[subject_id], **changed, "updated_at": now, "source_file_pk": file_pk}
             )

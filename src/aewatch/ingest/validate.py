@@ -44,6 +44,7 @@ class Checked:
     frame: pd.DataFrame
     faults: list[Fault] = field(default_factory=list)
     rows: int = 0
+    columns: frozenset[str] = frozenset()  # the variables the file actually carried
 
 
 class _Checker:
@@ -119,7 +120,11 @@ class _Checker:
     def result(self, typed: pd.DataFrame) -> Checked:
         keep = ~self.bad
         return Checked(
-            self.domain, typed.loc[keep].reset_index(drop=True), self.faults, rows=len(self.frame)
+            self.domain,
+            typed.loc[keep].reset_index(drop=True),
+            self.faults,
+            rows=len(self.frame),
+            columns=frozenset(self.frame.columns),
         )
 
 
