@@ -283,20 +283,34 @@ def _store_grades(session: Session, graded: pd.DataFrame) -> int:
     rows = graded.loc[changed]
     if rows.empty:
         return 0
+    values = rows[[*TOX_COLUMNS, "lab_pk"]].astype(object)
+    values = values.where(values.notna(), None)
+    tuples = [
+        (*(_plain(v) for v in record[:-1]), DICTIONARY_VERSION, int(record[-1]))
+        for record in values.itertuples(index=False, name=None)
+    ]
+    columns = (*TOX_COLUMNS, "dictionary_version")
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        # Plain text and integers: the driver's executemany needs no bind processing,
+        # which is most of the time of regrading a whole lab file.
+        cursor = connection.connection.cursor()
+        try:
+            cursor.executemany(
+                f"UPDATE lab_results SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?",
+                tuples,
+            )
+        finally:
+            cursor.close()
+        return len(tuples)
     table = LabResult.__table__
-    params = []
-    for record in rows[["lab_pk", *TOX_COLUMNS]].itertuples(index=False):
-        values = {c: _plain(getattr(record, c)) for c in TOX_COLUMNS}
-        params.append(
-            {"b_id": int(record.lab_pk), **values, "dictionary_version": DICTIONARY_VERSION}
-        )
     session.execute(
         update(table)
         .where(table.c.id == bindparam("b_id"))
-        .values({c: bindparam(c) for c in (*TOX_COLUMNS, "dictionary_version")}),
-        params,
+        .values({c: bindparam(c) for c in columns}),
+        [{**dict(zip(columns, t[:-1], strict=True)), "b_id": t[-1]} for t in tuples],
     )
-    return len(params)
+    return len(tuples)
 
 
 def _lab_derived_events(
