@@ -7,11 +7,14 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -69,3 +72,37 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def frame_of(session: Session, statement: Any, columns: list[str]) -> pd.DataFrame:
+    """A SELECT as a DataFrame with the given column names (values typed by SQLAlchemy)."""
+    import pandas as pd
+
+    return pd.DataFrame(session.execute(statement).all(), columns=columns)
+
+
+def fast_frame(session: Session, statement: Any, columns: list[str]) -> pd.DataFrame:
+    """A large SELECT straight into a DataFrame through the driver's cursor.
+
+    For wide reads of plain columns (numbers, text, flags) this skips building a Row
+    object per row, which is most of the cost of reading back a big lab file. Not for
+    date columns: the drivers return them differently (text on SQLite).
+    """
+    import pandas as pd
+
+    connection = session.connection()
+    compiled = statement.compile(
+        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    cursor = connection.connection.cursor()
+    try:
+        params = compiled.params
+        if connection.dialect.paramstyle == "qmark":
+            values: Any = tuple(params[name] for name in compiled.positiontup or ())
+        else:
+            values = params
+        cursor.execute(str(compiled), values)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    return pd.DataFrame.from_records(rows, columns=columns)

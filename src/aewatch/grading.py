@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from aewatch.alerts.requests import AlertRequest
 from aewatch.config import Settings
+from aewatch.db import fast_frame, frame_of
 from aewatch.ingest.validate import Fault
 from aewatch.models import AdverseEvent, AeVersion, LabResult, RtCourse, Subject
 
@@ -114,7 +115,6 @@ class Derived:
 
     new_ae_versions: list[int] = field(default_factory=list)
     alerts: list[AlertRequest] = field(default_factory=list)
-    graded_labs: int = 0
 
 
 def derive_events(
@@ -135,7 +135,7 @@ def derive_events(
     graded = _grade(context, settings)
     # Not only new labs: a new RT course or DM record moves the baseline, so every touched
     # subject is regraded; only grades that changed are written.
-    derived.graded_labs = _store_grades(session, graded)
+    _store_grades(session, graded)
     lab_events = _lab_derived_events(graded, context, settings)
     syndromes = _liver_syndromes(context, settings)
     from aewatch.ingest.store import store_adverse_events
@@ -169,7 +169,7 @@ class _SubjectData:
         ).all()
         subject_pks = {s.subject_id: s.id for s in subjects}
         by_pk = {s.id: s.subject_id for s in subjects}
-        labs = read_frame(
+        labs = fast_frame(
             session,
             select(
                 LabResult.id,
@@ -198,29 +198,27 @@ class _SubjectData:
         )
         labs["USUBJID"] = labs["subject_pk"].map(by_pk)
         labs["LBBLFL"] = np.where(labs["baseline_flag"].astype(bool), "Y", "")
-        courses = pd.DataFrame(
-            session.execute(
-                select(RtCourse.subject_pk, RtCourse.start_on, RtCourse.end_on).where(
-                    RtCourse.subject_pk.in_(ids)
-                )
-            ).all(),
-            columns=["subject_pk", "start_on", "end_on"],
+        courses = frame_of(
+            session,
+            select(RtCourse.subject_pk, RtCourse.start_on, RtCourse.end_on).where(
+                RtCourse.subject_pk.in_(ids)
+            ),
+            ["subject_pk", "start_on", "end_on"],
         )
         courses["USUBJID"] = courses["subject_pk"].map(by_pk)
-        ae = pd.DataFrame(
-            session.execute(
-                select(
-                    AdverseEvent.subject_pk,
-                    AdverseEvent.origin,
-                    AeVersion.ctcae_term,
-                    AeVersion.grade,
-                    AeVersion.onset_on,
-                    AeVersion.end_on,
-                )
-                .join(AeVersion, (AeVersion.ae_pk == AdverseEvent.id) & AeVersion.is_current)
-                .where(AdverseEvent.subject_pk.in_(ids))
-            ).all(),
-            columns=["subject_pk", "origin", "ctcae_term", "grade", "onset_on", "end_on"],
+        ae = frame_of(
+            session,
+            select(
+                AdverseEvent.subject_pk,
+                AdverseEvent.origin,
+                AeVersion.ctcae_term,
+                AeVersion.grade,
+                AeVersion.onset_on,
+                AeVersion.end_on,
+            )
+            .join(AeVersion, (AeVersion.ae_pk == AdverseEvent.id) & AeVersion.is_current)
+            .where(AdverseEvent.subject_pk.in_(ids)),
+            ["subject_pk", "origin", "ctcae_term", "grade", "onset_on", "end_on"],
         )
         ae["USUBJID"] = ae["subject_pk"].map(by_pk)
         ae["AESTDTC"] = ae["onset_on"].map(lambda d: d.isoformat() if d else None)
@@ -231,31 +229,6 @@ class _SubjectData:
             first = courses.dropna(subset=["start_on"]).groupby("USUBJID")["start_on"].min()
             ref.update(first.to_dict())
         return cls(subject_pks, labs, ae, courses, ref)
-
-
-def read_frame(session: Session, statement: Any, columns: list[str]) -> pd.DataFrame:
-    """A large SELECT straight into a DataFrame through the driver's cursor.
-
-    For wide reads of plain columns (numbers, text, flags) this skips building a Row
-    object per row, which is most of the cost of reading back a big lab file. Not for
-    date columns: the drivers return them differently (text on SQLite).
-    """
-    connection = session.connection()
-    compiled = statement.compile(
-        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
-    )
-    cursor = connection.connection.cursor()
-    try:
-        params = compiled.params
-        if connection.dialect.paramstyle == "qmark":
-            values: Any = tuple(params[name] for name in compiled.positiontup or ())
-        else:
-            values = params
-        cursor.execute(str(compiled), values)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
-    return pd.DataFrame.from_records(rows, columns=columns)
 
 
 def _grade(context: _SubjectData, settings: Settings) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from aewatch import audit
 from aewatch.alerts.requests import AlertRequest
 from aewatch.config import Settings
+from aewatch.db import frame_of
 from aewatch.models import (
     AdverseEvent,
     AeVersion,
@@ -31,26 +32,24 @@ from aewatch.models import (
 
 def load_patients(session: Session, trial_pk: int) -> pd.DataFrame:
     """One row per subject: RT window, last contact, death and withdrawal dates."""
-    subjects = pd.DataFrame(
-        session.execute(
-            select(
-                Subject.id,
-                Subject.subject_id,
-                Subject.died_on,
-                Subject.withdrawn_on,
-                Subject.last_contact_on,
-            ).where(Subject.trial_pk == trial_pk)
-        ).all(),
-        columns=["pk", "subject_id", "died_on", "withdrawn_on", "last_contact_on"],
+    subjects = frame_of(
+        session,
+        select(
+            Subject.id,
+            Subject.subject_id,
+            Subject.died_on,
+            Subject.withdrawn_on,
+            Subject.last_contact_on,
+        ).where(Subject.trial_pk == trial_pk),
+        ["pk", "subject_id", "died_on", "withdrawn_on", "last_contact_on"],
     )
-    courses = pd.DataFrame(
-        session.execute(
-            select(RtCourse.subject_pk, func.min(RtCourse.start_on), func.max(RtCourse.end_on))
-            .join(Subject, RtCourse.subject_pk == Subject.id)
-            .where(Subject.trial_pk == trial_pk)
-            .group_by(RtCourse.subject_pk)
-        ).all(),
-        columns=["pk", "rt_start", "rt_end"],
+    courses = frame_of(
+        session,
+        select(RtCourse.subject_pk, func.min(RtCourse.start_on), func.max(RtCourse.end_on))
+        .join(Subject, RtCourse.subject_pk == Subject.id)
+        .where(Subject.trial_pk == trial_pk)
+        .group_by(RtCourse.subject_pk),
+        ["pk", "rt_start", "rt_end"],
     )
     contact_parts = union_all(
         select(
@@ -63,11 +62,10 @@ def load_patients(session: Session, trial_pk: int) -> pd.DataFrame:
         .join(AeVersion, (AeVersion.ae_pk == AdverseEvent.id) & AeVersion.is_current)
         .group_by(AdverseEvent.subject_pk),
     ).subquery()
-    contacts = pd.DataFrame(
-        session.execute(
-            select(contact_parts.c.pk, func.max(contact_parts.c.day)).group_by(contact_parts.c.pk)
-        ).all(),
-        columns=["pk", "data_contact"],
+    contacts = frame_of(
+        session,
+        select(contact_parts.c.pk, func.max(contact_parts.c.day)).group_by(contact_parts.c.pk),
+        ["pk", "data_contact"],
     )
     frame = subjects.merge(courses, on="pk", how="left").merge(contacts, on="pk", how="left")
     for column in (

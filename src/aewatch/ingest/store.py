@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from aewatch.db import frame_of
 from aewatch.models import AdverseEvent, AeVersion, LabResult, RtCourse, Site, Subject
 
 AE_CONTENT = (  # AESEQ is left out: sites renumber it, and that is not a change of the AE
@@ -199,19 +200,18 @@ def store_adverse_events(
     frame = frame.assign(subject_pk=frame["USUBJID"].map(subjects).astype("int64"))
     frame["content_hash"] = _content_hash(frame, AE_CONTENT)
     pks = [int(x) for x in frame["subject_pk"].unique()]
-    current = pd.DataFrame(
-        session.execute(
-            select(
-                AdverseEvent.id,
-                AdverseEvent.subject_pk,
-                AdverseEvent.ae_key,
-                AdverseEvent.current_version,
-                AeVersion.content_hash,
-            )
-            .join(AeVersion, (AeVersion.ae_pk == AdverseEvent.id) & AeVersion.is_current)
-            .where(AdverseEvent.subject_pk.in_(pks))
-        ).all(),
-        columns=["ae_pk", "subject_pk", "ae_key", "current_version", "old_hash"],
+    current = frame_of(
+        session,
+        select(
+            AdverseEvent.id,
+            AdverseEvent.subject_pk,
+            AdverseEvent.ae_key,
+            AdverseEvent.current_version,
+            AeVersion.content_hash,
+        )
+        .join(AeVersion, (AeVersion.ae_pk == AdverseEvent.id) & AeVersion.is_current)
+        .where(AdverseEvent.subject_pk.in_(pks)),
+        ["ae_pk", "subject_pk", "ae_key", "current_version", "old_hash"],
     )
     merged = frame.merge(current, on=["subject_pk", "ae_key"], how="left")
     is_new = merged["ae_pk"].isna()
@@ -320,16 +320,15 @@ def store_labs(
     frame = frame.assign(subject_pk=frame["USUBJID"].map(subjects).astype("int64"))
     frame["content_hash"] = _content_hash(frame, LAB_CONTENT)
     pks = [int(x) for x in frame["subject_pk"].unique()]
-    existing = pd.DataFrame(
-        session.execute(
-            select(
-                LabResult.id,
-                LabResult.subject_pk,
-                LabResult.lab_key,
-                *[getattr(LabResult, c) for c in LAB_CONTENT],
-            ).where(LabResult.subject_pk.in_(pks))
-        ).all(),
-        columns=["lab_pk", "subject_pk", "lab_key", *LAB_CONTENT],
+    existing = frame_of(
+        session,
+        select(
+            LabResult.id,
+            LabResult.subject_pk,
+            LabResult.lab_key,
+            *[getattr(LabResult, c) for c in LAB_CONTENT],
+        ).where(LabResult.subject_pk.in_(pks)),
+        ["lab_pk", "subject_pk", "lab_key", *LAB_CONTENT],
     )
     if not existing.empty:
         existing["old_hash"] = _content_hash(existing, LAB_CONTENT)
