@@ -126,7 +126,7 @@ class Worker:
 
     # -- steps -----------------------------------------------------------------------
     def _check_site_silence(self) -> int:
-        from aewatch.consequences import queue_site_silence
+        from aewatch.alerts.silence import queue_site_silence
 
         return queue_site_silence(self.sessions, self.settings, self.clock.now(), self.worker_id)
 

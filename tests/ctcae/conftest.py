@@ -1,6 +1,6 @@
 """Fixtures for the CTCAE grading tests: tiny LB builders and the shared reference paths.
 
-Tests that read ``/work/shared`` skip cleanly where it is absent; everything else uses
+Tests that read ``../shared`` skip cleanly where it is absent; everything else uses
 the small extracts in ``tests/ctcae/data``.
 """
 

@@ -1,4 +1,4 @@
-"""The real CDISC pilot LB (59,580 rows) graded end to end; skipped where /work/shared is absent.
+"""The real CDISC pilot LB (59,580 rows) graded end to end; skipped where ../shared is absent.
 
 Baseline = last value on or before DM.RFXSTDTC. The per-parameter distribution asserted here
 is the one published in docs/grading.md.

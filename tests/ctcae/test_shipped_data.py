@@ -1,6 +1,6 @@
 """The data shipped in src/aewatch/ctcae/data is the project's reference, converted faithfully.
 
-Comparisons with /work/shared skip where it is absent; the structure checks always run.
+Comparisons with ../shared skip where it is absent; the structure checks always run.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from aewatch.ctcae.rules import load_rule_sets
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "ctcae"
 LOCAL_RULES = Path(__file__).resolve().parent / "data" / "lab_grading_rules_ctcv5_long.csv"
-needs_reference = pytest.mark.skipif(not REFERENCE.exists(), reason="no /work/shared reference")
+needs_reference = pytest.mark.skipif(not REFERENCE.exists(), reason="no ../shared reference")
 
 
 @needs_reference

@@ -108,9 +108,9 @@ def current_status(runtime: Any, what_if: int | None = None) -> list[dict[str, A
     from sqlalchemy import select
 
     from aewatch.models import RuleStatusRecord
-    from aewatch.monitoring import load_events, load_patients
     from aewatch.safety.evaluation import evaluate_rule
     from aewatch.safety.evaluation import what_if as would_cross
+    from aewatch.store.rule_inputs import load_events, load_patients
 
     now = runtime.clock.now()
     rows = []

@@ -11,7 +11,7 @@ Modules, one job each:
 - ``dose``: BED and EQD2.
 - ``standalone``: grade an SDTM LB file end to end (``grade_lab_file``).
 
-Nothing here reads a database or ``/work/shared``: the facts ship in ``ctcae/data/``.
+Nothing here reads a database or ``../shared``: the facts ship in ``ctcae/data/``.
 This ``__init__`` imports nothing heavy, so ``import aewatch.ctcae`` stays cheap.
 """
 

@@ -1,4 +1,4 @@
-"""Read the CSV files shipped in ``ctcae/data/`` (never ``/work/shared`` at run time)."""
+"""Read the CSV files shipped in ``ctcae/data/`` (never ``../shared`` at run time)."""
 
 from __future__ import annotations
 

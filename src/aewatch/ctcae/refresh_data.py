@@ -2,7 +2,7 @@
 
 Run by a maintainer, never at run time::
 
-    python -m aewatch.ctcae.refresh_data /work/shared/reference/ctcae
+    python -m aewatch.ctcae.refresh_data ../shared/reference/ctcae
 
 It copies the NCI term list, keeps the v4.03 → v5.0 rows whose term changes, and turns
 the long-format lab rules (admiral's CTCAE v5 criteria, re-expressed) into the structured

@@ -1,0 +1,120 @@
+"""Stage 4, code: what each row needs before it can be stored.
+
+AEs: log-form records merged into one version, the term coded to CTCAE v5.0, the
+counting grade set, and coding doubts or reported-grade problems raised as data
+queries (the row is kept; nothing is silently changed). RT courses: BED and EQD2 with
+the trial's α/β, and the protocol-minimum deviation flag. Pure, so it runs before the
+transaction opens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from aewatch.config import Settings
+from aewatch.ingest.validate import Checked, Fault, collapse_log_form
+from aewatch.pipeline.context import PreparedTable
+
+
+def code(checked: Checked, settings: Settings) -> PreparedTable:
+    frame, faults = checked.frame, list(checked.faults)
+    if not frame.empty and checked.domain == "AE":
+        frame, queries = code_adverse_events(collapse_log_form(frame))
+        faults.extend(queries)
+    elif not frame.empty and checked.domain == "EX":
+        frame = course_doses(frame, settings)
+    subjects = (
+        checked.frame["USUBJID"] if "USUBJID" in checked.frame else pd.Series([], dtype="object")
+    )
+    return PreparedTable(checked.domain, frame, faults, checked.rows, checked.columns, subjects)
+
+
+def code_adverse_events(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Fault]]:
+    """Add CTCAE coding and the counting grade; coding doubts and reported-grade problems
+    become data queries."""
+    from aewatch.ctcae import DICTIONARY_VERSION
+    from aewatch.ctcae.dictionary import code_terms
+    from aewatch.ctcae.reported import check_reported_grades
+
+    frame = frame.copy()
+    coded = code_terms(
+        pd.DataFrame(
+            {
+                "AEDECOD": frame["decoded_term"],
+                "AETERM": frame["verbatim_term"],
+                "AEBODSYS": frame["body_system"],
+            },
+            index=frame.index,
+        )
+    )
+    frame["ctcae_term"] = coded["ctcae_term"]
+    frame["ctcae_soc"] = coded["ctcae_soc"].fillna(frame["body_system"])
+    frame["meddra_code"] = pd.to_numeric(coded["meddra_code"], errors="coerce").astype("Int64")
+    frame["coding"] = coded["coding"]
+    frame["grade"] = frame["reported_grade"]
+    frame["dictionary_version"] = DICTIONARY_VERSION
+    faults: list[Fault] = []
+    review = coded["coding"] != "exact"
+    for label in frame.index[review.to_numpy()]:
+        faults.append(
+            Fault(
+                int(frame.at[label, "ROW"]),
+                "AEDECOD",
+                _text(frame.at[label, "decoded_term"]) or _text(frame.at[label, "verbatim_term"]),
+                str(coded.at[label, "coding_note"] or "term is not a CTCAE v5.0 term: review"),
+                kind="query",
+                subject=frame.at[label, "USUBJID"],
+            )
+        )
+    problems = check_reported_grades(
+        pd.DataFrame(
+            {
+                "ctcae_term": frame["ctcae_term"],
+                "grade": frame["reported_grade"],
+                "outcome": frame["outcome"],
+                "death": frame["death"],
+            },
+            index=frame.index,
+        )
+    )
+    for problem in problems.itertuples(index=False):
+        if problem.field == "ctcae_term":
+            continue  # an uncoded term already has its coding query
+        label = problem.index
+        faults.append(
+            Fault(
+                int(frame.at[label, "ROW"]),
+                str(problem.field),
+                None if pd.isna(problem.value) else str(problem.value),
+                str(problem.reason),
+                kind="query",
+                subject=frame.at[label, "USUBJID"],
+            )
+        )
+    return frame, faults
+
+
+def course_doses(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """BED and EQD2 per course (LQ model, α/β from the trial config); a course below the
+    protocol minimum (BED ≥ 60 Gy₁₀) is flagged as a deviation."""
+    from aewatch.ctcae.dose import bed, bed_deviation, eqd2_from_bed
+
+    frame = frame.copy()
+    ab = settings.radiotherapy.alpha_beta_gy
+    d = frame["dose_per_fraction_gy"].astype("float64").to_numpy()
+    n = frame["fractions"].astype("float64").to_numpy()
+    beds = np.asarray(bed(d, n, ab), dtype=float)
+    frame["total_dose_gy"] = d * n
+    frame["bed_gy"] = np.round(beds, 6)
+    frame["eqd2_gy"] = np.round(np.asarray(eqd2_from_bed(beds, ab), dtype=float), 6)
+    frame["alpha_beta_gy"] = ab
+    deviation = np.asarray(bed_deviation(beds, settings.radiotherapy.min_bed_gy), dtype=bool)
+    frame["bed_below_minimum"] = deviation & ~np.isnan(beds)
+    return frame
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or pd.isna(value) or value == "" else str(value)

@@ -1,0 +1,162 @@
+"""Stage 7, derive: AEs the site did not report, stored as AEs of their own origin.
+
+- a lab grade ≥ the configured level with no site AE of that CTCAE term: "lab-derived";
+- liver syndromes after radiotherapy (classic and non-classic RILD) and potential
+  Hy's law cases: "syndrome".
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from aewatch.config import Settings
+from aewatch.pipeline.context import FileContext, Touched
+from aewatch.store.adverse_events import store_adverse_events
+from aewatch.store.subject_data import SubjectData
+
+SERIOUSNESS = (
+    "serious",
+    "death",
+    "life_threatening",
+    "hospitalisation",
+    "disability",
+    "congenital_anomaly",
+    "medically_important",
+)
+
+
+def derive(ctx: FileContext, so_far: Touched) -> Touched:
+    graded = so_far.graded
+    if graded is None:
+        return Touched()
+    touched = Touched()
+    lab_events = lab_derived_events(graded.labs, graded.data, ctx.settings)
+    syndromes = liver_syndromes(graded.data, ctx.settings)
+    for origin, events in (("lab", lab_events), ("syndrome", syndromes)):
+        if events.empty:
+            continue
+        result = store_adverse_events(
+            ctx.session,
+            ctx.trial_pk,
+            events,
+            graded.data.subject_pks,
+            None,
+            ctx.now,
+            ctx.now,
+            origin=origin,
+        )
+        touched.ae_versions.extend(result.new_ae_versions)
+        touched.derived_versions.extend(result.new_ae_versions)
+    return touched
+
+
+def lab_derived_events(graded: pd.DataFrame, data: SubjectData, settings: Settings) -> pd.DataFrame:
+    """Worst post-baseline lab grade ≥ the configured level, per subject and CTCAE term,
+    where the site reported no AE with that term: an AE flagged "lab-derived"."""
+    level = settings.grading.lab_derived_ae_min_grade
+    parts = []
+    for direction in ("low", "high"):
+        part = graded[["USUBJID", "LBDTC", "is_baseline", "lab_pk"]].copy()
+        part["term"] = graded[f"tox_term_{direction}"]
+        part["lab_grade"] = pd.to_numeric(graded[f"tox_grade_{direction}"], errors="coerce")
+        parts.append(part)
+    long = pd.concat(parts, ignore_index=True)
+    long = long[(long["lab_grade"] >= level) & ~long["is_baseline"] & long["term"].notna()]
+    if long.empty:
+        return pd.DataFrame()
+    long["day"] = long["LBDTC"].astype(str).str[:10]
+    ref = pd.Series(data.ref_start).map(lambda d: d.isoformat()) if data.ref_start else None
+    if ref is not None:
+        starts = long["USUBJID"].map(ref)
+        long = long[starts.isna() | (long["day"] >= starts.fillna(""))]
+    long = long.sort_values(
+        ["USUBJID", "term", "lab_grade", "day"], ascending=[True, True, False, True]
+    )
+    worst = long.drop_duplicates(["USUBJID", "term"], keep="first")
+    site = data.ae[data.ae["origin"] == "site"]
+    reported = set(zip(site["USUBJID"], site["ctcae_term"], strict=True))
+    worst = worst[
+        [(s, t) not in reported for s, t in zip(worst["USUBJID"], worst["term"], strict=True)]
+    ]
+    if worst.empty:
+        return pd.DataFrame()
+    from aewatch.ctcae.dictionary import load_dictionary
+
+    dictionary = load_dictionary()
+    events = pd.DataFrame(
+        {
+            "USUBJID": worst["USUBJID"].to_numpy(),
+            "ae_key": ("LAB:" + worst["term"]).to_numpy(),
+            "ctcae_soc": [getattr(dictionary.lookup(t), "soc", None) for t in worst["term"]],
+            "verbatim_term": worst["term"].to_numpy(),
+            "decoded_term": worst["term"].to_numpy(),
+            "ctcae_term": worst["term"].to_numpy(),
+            "reported_grade": pd.array([None] * len(worst), dtype="Int64"),
+            "grade": pd.array(worst["lab_grade"].astype(int).to_numpy(), dtype="Int64"),
+            "onset_on": pd.to_datetime(worst["day"]).to_numpy(),
+            "onset_precision": "day",
+            "coding": "exact",
+            "evidence": [
+                {
+                    "source": "lab-derived, not site-reported",
+                    "lab_result_id": int(pk),
+                    "grade": int(g),
+                    "date": day,
+                }
+                for pk, g, day in zip(
+                    worst["lab_pk"], worst["lab_grade"], worst["day"], strict=True
+                )
+            ],
+            "ROW": None,
+        }
+    )
+    return _not_serious(events)
+
+
+def liver_syndromes(data: SubjectData, settings: Settings) -> pd.DataFrame:
+    """Classic / non-classic RILD within the window after RT, and potential Hy's law."""
+    from aewatch.ctcae.hepatic import detect_hys_law, detect_rild, liver_timeline
+
+    window = settings.grading.rild_window_days
+    courses = data.courses.dropna(subset=["start_on"])
+    site_ae = data.ae[data.ae["origin"] == "site"]
+    frames = []
+    if not courses.empty:
+        timeline = liver_timeline(data.labs, site_ae, courses, window)
+        frames.append(detect_rild(timeline, window))
+    frames.append(detect_hys_law(data.labs, settings.grading.hys_law_window_days))
+    found = [f for f in frames if not f.empty]
+    if not found:
+        return pd.DataFrame()
+    events = pd.concat(found, ignore_index=True)
+    out = pd.DataFrame(
+        {
+            "USUBJID": events["USUBJID"].to_numpy(),
+            "ae_key": ("SYNDROME:" + events["event"].astype(str)).to_numpy(),
+            "verbatim_term": events["event"].to_numpy(),
+            "decoded_term": events["event"].to_numpy(),
+            "ctcae_term": events["event"].to_numpy(),
+            "ctcae_soc": "Hepatobiliary disorders",
+            "reported_grade": pd.array([None] * len(events), dtype="Int64"),
+            "grade": pd.array([None] * len(events), dtype="Int64"),
+            "onset_on": pd.to_datetime(events["onset_date"]).to_numpy(),
+            "onset_precision": "day",
+            "coding": "derived",
+            "evidence": [
+                {"summary": str(text), "items": items if isinstance(items, dict) else {}}
+                for text, items in zip(events["evidence"], events["evidence_items"], strict=True)
+            ],
+            "ROW": None,
+        }
+    )
+    return _not_serious(out)
+
+
+def _not_serious(frame: pd.DataFrame) -> pd.DataFrame:
+    """A derived AE carries no seriousness: only a site can say an event was serious."""
+    from aewatch.ctcae import DICTIONARY_VERSION
+
+    frame["dictionary_version"] = DICTIONARY_VERSION
+    for column in SERIOUSNESS:
+        frame[column] = False
+    return frame

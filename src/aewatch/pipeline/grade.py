@@ -1,0 +1,41 @@
+"""Stage 6, grade: CTCAE v5.0 grades for the labs of every subject the file touched.
+
+Not only new labs: a new RT course or DM record moves the baseline, so every touched
+subject is regraded; only grades that changed are written.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from aewatch.pipeline.context import FileContext, GradedLabs, Touched
+from aewatch.store.labs import store_lab_grades
+from aewatch.store.subject_data import SubjectData, load_subject_data
+
+
+def grade(ctx: FileContext, so_far: Touched) -> Touched:
+    if not so_far.subjects:
+        return Touched()
+    data = load_subject_data(ctx.session, so_far.subjects | so_far.lab_subjects)
+    if data.labs.empty:
+        return Touched()
+    from aewatch.ctcae import DICTIONARY_VERSION
+
+    labs = grade_subject_labs(data)
+    store_lab_grades(ctx.session, labs, DICTIONARY_VERSION)
+    return Touched(graded=GradedLabs(data, labs))
+
+
+def grade_subject_labs(data: SubjectData) -> pd.DataFrame:
+    """Each lab with its grades; the baseline is the last value on or before the first
+    RT (else DM.RFXSTDTC, else LBBLFL), flagged ``is_baseline``."""
+    from aewatch.ctcae.labs import derive_baseline, grade_labs
+
+    labs = data.labs
+    ref = pd.Series({k: pd.Timestamp(v) for k, v in data.ref_start.items()}, dtype=object)
+    baseline = derive_baseline(labs, ref if len(ref) else None)
+    grades = grade_labs(labs, baseline)
+    out = pd.concat([labs, grades], axis=1)
+    base_rows = set(baseline["BASEROW"].tolist()) if "BASEROW" in baseline else set()
+    out["is_baseline"] = out.index.isin(list(base_rows))
+    return out

@@ -1,0 +1,100 @@
+"""Stage 8, evaluate rules: every stopping rule on the data as this file left it.
+
+The boundary mathematics and the evaluable-patient logic are pure
+(aewatch.safety.evaluation); this stage persists each rule's status history and asks
+for a threshold alert when a rule's state changes. Re-processing the same data gives
+the same status, so it writes nothing and alerts nobody twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from aewatch import audit
+from aewatch.pipeline.context import FileContext, Touched
+from aewatch.store.rule_inputs import load_events, load_patients
+from aewatch.store.rule_status import add_status, last_status
+
+
+def evaluate_rules(ctx: FileContext, so_far: Touched) -> Touched:
+    settings = ctx.settings
+    if not so_far.subjects or not settings.stopping_rules:
+        return Touched()
+    from aewatch.alerts.rules import threshold_alert
+    from aewatch.safety.evaluation import evaluate_rule
+
+    patients = load_patients(ctx.session, ctx.trial_pk)
+    events = load_events(ctx.session, ctx.trial_pk)
+    statuses = [
+        (rule, evaluate_rule(rule, patients, events, pd.Timestamp(ctx.now)))
+        for rule in settings.stopping_rules
+    ]
+    table = [status_row(rule, status) for rule, status in statuses]
+    touched = Touched()
+    for rule, status in statuses:
+        last = last_status(ctx.session, ctx.trial_pk, rule.name)
+        snapshot = (status.evaluable_n, status.toxic_n, status.state)
+        if last is not None and (last.evaluable_n, last.toxic_n, last.state) == snapshot:
+            continue
+        previous_state = last.state if last else None
+        add_status(
+            ctx.session,
+            ctx.trial_pk,
+            rule.name,
+            ctx.now,
+            status,
+            previous_state,
+            status_detail(status),
+        )
+        if previous_state == status.state:
+            continue
+        audit.record(
+            ctx.session,
+            at=ctx.now,
+            actor=ctx.actor,
+            action="rule status changed",
+            entity="stopping_rule",
+            entity_id=rule.name,
+            detail={
+                "from": previous_state,
+                "to": status.state,
+                "evaluable_n": status.evaluable_n,
+                "toxic_n": status.toxic_n,
+            },
+            config_hash=settings.config_hash,
+        )
+        request = threshold_alert(
+            rule.name,
+            previous_state,
+            status.state,
+            table,
+            list(status.toxic_subjects),
+            settings,
+            ctx.now,
+        )
+        if request is not None:
+            touched.rule_alerts.append(request)
+    return touched
+
+
+def status_row(rule: Any, status: Any) -> dict[str, Any]:
+    """One line of the rules table, as alerts, `aewatch status` and the report show it."""
+    return {
+        "rule": rule.name,
+        "state": status.state,
+        "evaluable_n": status.evaluable_n,
+        "toxic_n": status.toxic_n,
+        "stop_at": status.stop_at,
+        "cushion": status.cushion,
+    }
+
+
+def status_detail(status: Any) -> dict[str, Any]:
+    return {
+        "toxic_subjects": list(status.toxic_subjects),
+        "evaluable_subjects": list(status.evaluable_subjects),
+        "pending_subjects": list(status.pending_subjects),
+        "crossed_at_n": getattr(status, "crossed_at_n", None),
+    }

@@ -1,0 +1,42 @@
+"""The stages of one file, in order. Read this module to know what ingest does.
+
+    read → map → check → code          (pure, before the transaction opens)
+    store → grade → derive → rules → alerts   (one database transaction)
+
+Each stage is one function in a module of its own name. A stage takes the file's
+context (and, in the transaction, what the file touched so far) and returns what it
+touched; it never calls the runner or a later stage.
+"""
+
+from __future__ import annotations
+
+from aewatch.config import Settings
+from aewatch.ingest.mapping import DomainTable
+from aewatch.pipeline.alerts import queue_alerts
+from aewatch.pipeline.check import check
+from aewatch.pipeline.code import code
+from aewatch.pipeline.context import DOMAIN_ORDER, FileContext, PreparedTable, Touched
+from aewatch.pipeline.derive import derive
+from aewatch.pipeline.grade import grade
+from aewatch.pipeline.rules import evaluate_rules
+from aewatch.pipeline.store import store
+
+# After every table is stored, each of these runs once for the whole file.
+FILE_STAGES = (grade, derive, evaluate_rules, queue_alerts)
+
+
+def prepare(tables: list[DomainTable], settings: Settings) -> list[PreparedTable]:
+    """check → code for each table, in the order the store stage needs them."""
+    ordered = sorted(tables, key=lambda t: DOMAIN_ORDER.get(t.domain, 9))
+    return [code(check(table, settings), settings) for table in ordered]
+
+
+def run_stages(ctx: FileContext, tables: list[PreparedTable]) -> Touched:
+    """store each table, then grade → derive → rules → alerts; inside the caller's
+    transaction, so all of it commits together or not at all."""
+    touched = Touched()
+    for table in tables:
+        touched.add(store(ctx, table))
+    for stage in FILE_STAGES:
+        touched.add(stage(ctx, touched))
+    return touched

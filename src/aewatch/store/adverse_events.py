@@ -1,0 +1,182 @@
+"""Adverse events and their versions (DESIGN invariant 1).
+
+An unchanged re-export is a no-op, a changed one is a new version, and history is
+never overwritten.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+
+from aewatch.db import frame_of
+from aewatch.models import AdverseEvent, AeVersion
+from aewatch.store.frames import content_hash, records
+from aewatch.store.result import StoreResult
+
+AE_CONTENT = (  # AESEQ is left out: sites renumber it, and that is not a change of the AE
+    "verbatim_term",
+    "decoded_term",
+    "body_system",
+    "reported_grade",
+    "severity",
+    "serious",
+    "death",
+    "life_threatening",
+    "hospitalisation",
+    "disability",
+    "congenital_anomaly",
+    "medically_important",
+    "rt_relation",
+    "systemic_relation",
+    "outcome",
+    "action_taken",
+    "grade",
+    "onset_on",
+    "onset_precision",
+    "end_on",
+    "end_precision",
+)
+
+
+def store_adverse_events(
+    session: Session,
+    trial_pk: int,
+    frame: pd.DataFrame,
+    subjects: dict[str, int],
+    file_pk: int | None,
+    now: datetime,
+    aware_default: datetime,
+    *,
+    origin: str = "site",
+) -> StoreResult:
+    """Insert new AEs and new versions of changed AEs; unchanged re-exports are no-ops.
+
+    ``origin`` marks AEs aewatch derived itself (lab, syndrome): not site-reported."""
+    result = StoreResult(accepted=len(frame))
+    if frame.empty:
+        return result
+    frame = frame.assign(subject_pk=frame["USUBJID"].map(subjects).astype("int64"))
+    frame["content_hash"] = content_hash(frame, AE_CONTENT)
+    pks = [int(x) for x in frame["subject_pk"].unique()]
+    current = frame_of(
+        session,
+        select(
+            AdverseEvent.id,
+            AdverseEvent.subject_pk,
+            AdverseEvent.ae_key,
+            AdverseEvent.current_version,
+            AeVersion.content_hash,
+        )
+        .join(AeVersion, (AeVersion.ae_pk == AdverseEvent.id) & AeVersion.is_current)
+        .where(AdverseEvent.subject_pk.in_(pks)),
+        ["ae_pk", "subject_pk", "ae_key", "current_version", "old_hash"],
+    )
+    merged = frame.merge(current, on=["subject_pk", "ae_key"], how="left")
+    is_new = merged["ae_pk"].isna()
+    changed = ~is_new & (merged["old_hash"] != merged["content_hash"])
+    if is_new.any():
+        fresh = merged.loc[is_new]
+        ids = (
+            session.connection()
+            .execute(
+                AdverseEvent.__table__.insert().returning(
+                    AdverseEvent.__table__.c.id, sort_by_parameter_order=True
+                ),
+                [
+                    {
+                        "trial_pk": trial_pk,
+                        "subject_pk": int(s),
+                        "ae_key": k,
+                        "origin": origin,
+                        "current_version": 1,
+                        "created_at": now,
+                    }
+                    for s, k in zip(fresh["subject_pk"], fresh["ae_key"], strict=True)
+                ],
+            )
+            .scalars()
+            .all()
+        )
+        merged.loc[is_new, "ae_pk"] = ids
+        merged.loc[is_new, "current_version"] = 0
+    if changed.any():
+        old = merged.loc[changed]
+        session.execute(
+            update(AeVersion.__table__)
+            .where(AeVersion.__table__.c.ae_pk == bindparam("b_ae"))
+            .where(AeVersion.__table__.c.is_current.is_(True))
+            .values(is_current=False),
+            [{"b_ae": int(a)} for a in old["ae_pk"]],
+        )
+        session.execute(
+            update(AdverseEvent.__table__)
+            .where(AdverseEvent.__table__.c.id == bindparam("b_ae"))
+            .values(current_version=bindparam("b_version")),
+            [
+                {"b_ae": int(a), "b_version": int(v) + 1}
+                for a, v in zip(old["ae_pk"], old["current_version"], strict=True)
+            ],
+        )
+    write = merged.loc[is_new | changed]
+    if not write.empty:
+        rows = records(
+            write,
+            [
+                "ae_pk",
+                "current_version",
+                "content_hash",
+                "ROW",
+                *AE_CONTENT,
+                "aware_on",
+                "ctcae_term",
+                "ctcae_soc",
+                "meddra_code",
+                "coding",
+                "dictionary_version",
+                "evidence",
+                "received_at",
+            ],
+        )
+        payload = []
+        for row in rows:
+            aware_on = row.pop("aware_on")
+            received = row.pop("received_at")  # held rows: when their file arrived
+            payload.append(
+                {
+                    **row,
+                    "ae_pk": int(row["ae_pk"]),
+                    "version": int(row.pop("current_version")) + 1,
+                    "source_row": row.pop("ROW"),
+                    "is_current": True,
+                    "source_file_pk": file_pk,
+                    "recorded_at": now,
+                    "aware_at": _aware(aware_on, received or aware_default),
+                }
+            )
+        result.new_ae_versions = list(
+            session.connection()
+            .execute(
+                AeVersion.__table__.insert().returning(
+                    AeVersion.__table__.c.id, sort_by_parameter_order=True
+                ),
+                payload,
+            )
+            .scalars()
+            .all()
+        )
+    result.versions = int((is_new | changed).sum())
+    result.touched_subjects.update(pks)
+    return result
+
+
+def _aware(aware_on: Any, default: datetime) -> datetime:
+    """The site's awareness date, if exported (AEAWDTC), else when aewatch received the file."""
+    if aware_on is None:
+        return default
+    moment = datetime(aware_on.year, aware_on.month, aware_on.day, tzinfo=default.tzinfo)
+    return min(moment, default)

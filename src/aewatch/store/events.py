@@ -1,0 +1,51 @@
+"""Reads of the records that alerts are about: new AE versions and deviating courses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
+
+from aewatch.models import AdverseEvent, AeVersion, RtCourse, Subject
+
+
+def versions_with_subjects(
+    session: Session, version_ids: Sequence[int], *, serious_only: bool = False
+) -> list[Row[tuple[AeVersion, AdverseEvent, Subject]]]:
+    """AE versions with their AE and subject; ``serious_only`` keeps those an SAE,
+    death or fatal-outcome alert may be about."""
+    statement = (
+        select(AeVersion, AdverseEvent, Subject)
+        .join(AdverseEvent, AeVersion.ae_pk == AdverseEvent.id)
+        .join(Subject, AdverseEvent.subject_pk == Subject.id)
+        .where(AeVersion.id.in_(list(version_ids)))
+        .order_by(AeVersion.id)
+    )
+    if serious_only:
+        statement = statement.where(
+            AeVersion.serious
+            | AeVersion.death
+            | (AeVersion.grade >= 5)
+            | (AeVersion.outcome == "FATAL")
+        )
+    return list(session.execute(statement).all())
+
+
+def previous_version(session: Session, ae_pk: int, version: int) -> AeVersion | None:
+    return session.scalars(
+        select(AeVersion).where(AeVersion.ae_pk == ae_pk, AeVersion.version == version - 1)
+    ).first()
+
+
+def deviating_courses(
+    session: Session, course_ids: Sequence[int]
+) -> list[Row[tuple[RtCourse, Subject]]]:
+    """Courses among these whose BED is below the protocol minimum, with their subject."""
+    return list(
+        session.execute(
+            select(RtCourse, Subject)
+            .join(Subject, RtCourse.subject_pk == Subject.id)
+            .where(RtCourse.id.in_(list(course_ids)), RtCourse.bed_below_minimum.is_(True))
+        ).all()
+    )

@@ -1,0 +1,134 @@
+"""Laboratory results and the CTCAE grades derived from them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+
+from aewatch.db import frame_of
+from aewatch.models import LabResult
+from aewatch.store.frames import content_hash, records
+from aewatch.store.result import StoreResult
+
+LAB_CONTENT = (
+    "test_code",
+    "test_name",
+    "value",
+    "unit",
+    "lower_limit",
+    "upper_limit",
+    "collected_on",
+    "collected_dtc",
+    "baseline_flag",
+    "site_grade",
+)
+TOX_COLUMNS = ("tox_term_low", "tox_grade_low", "tox_term_high", "tox_grade_high", "tox_note")
+
+
+def store_labs(
+    session: Session, frame: pd.DataFrame, subjects: dict[str, int], file_pk: int, now: datetime
+) -> StoreResult:
+    """Insert new results; update a result whose re-export changed (identity: test + time)."""
+    result = StoreResult(accepted=len(frame))
+    if frame.empty:
+        return result
+    frame = frame.assign(subject_pk=frame["USUBJID"].map(subjects).astype("int64"))
+    frame["content_hash"] = content_hash(frame, LAB_CONTENT)
+    pks = [int(x) for x in frame["subject_pk"].unique()]
+    existing = frame_of(
+        session,
+        select(
+            LabResult.id,
+            LabResult.subject_pk,
+            LabResult.lab_key,
+            *[getattr(LabResult, c) for c in LAB_CONTENT],
+        ).where(LabResult.subject_pk.in_(pks)),
+        ["lab_pk", "subject_pk", "lab_key", *LAB_CONTENT],
+    )
+    if not existing.empty:
+        existing["old_hash"] = content_hash(existing, LAB_CONTENT)
+        existing = existing[["lab_pk", "subject_pk", "lab_key", "old_hash"]]
+    else:
+        existing = pd.DataFrame(columns=["lab_pk", "subject_pk", "lab_key", "old_hash"])
+    merged = frame.merge(existing, on=["subject_pk", "lab_key"], how="left")
+    is_new = merged["lab_pk"].isna()
+    changed = ~is_new & (merged["old_hash"] != merged["content_hash"])
+    columns = ["subject_pk", "lab_key", *LAB_CONTENT]
+    if is_new.any():
+        rows = records(merged.loc[is_new], [*columns, "ROW"])
+        for row in rows:
+            row["source_row"] = row.pop("ROW")
+            row["source_file_pk"] = file_pk
+            row["updated_at"] = now
+        session.connection().execute(LabResult.__table__.insert(), rows)
+    if changed.any():
+        rows = records(merged.loc[changed], ["lab_pk", *LAB_CONTENT])
+        table = LabResult.__table__
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                {c: bindparam(c) for c in LAB_CONTENT}
+                | {"updated_at": now, "source_file_pk": file_pk}
+            ),
+            [{"b_id": int(r.pop("lab_pk")), **r} for r in rows],
+        )
+    result.lab_subjects.update(pks)
+    result.touched_subjects.update(pks)
+    return result
+
+
+def store_lab_grades(session: Session, graded: pd.DataFrame, dictionary_version: str) -> int:
+    """Write grades that changed (a new baseline can regrade old rows).
+
+    ``graded`` holds ``lab_pk``, the new TOX_COLUMNS and the stored ones as ``old_<col>``.
+    """
+    changed = np.zeros(len(graded), dtype=bool)
+    for column in TOX_COLUMNS:
+        new = graded[column].astype(object).where(graded[column].notna(), None)
+        old = graded[f"old_{column}"].astype(object).where(graded[f"old_{column}"].notna(), None)
+        changed |= (new.astype(str) != old.astype(str)).to_numpy()
+    rows = graded.loc[changed]
+    if rows.empty:
+        return 0
+    values = rows[[*TOX_COLUMNS, "lab_pk"]].astype(object)
+    values = values.where(values.notna(), None)
+    tuples = [
+        (*(_plain(v) for v in record[:-1]), dictionary_version, int(record[-1]))
+        for record in values.itertuples(index=False, name=None)
+    ]
+    columns = (*TOX_COLUMNS, "dictionary_version")
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        # Plain text and integers: the driver's executemany needs no bind processing,
+        # which is most of the time of regrading a whole lab file.
+        cursor = connection.connection.cursor()
+        try:
+            cursor.executemany(
+                f"UPDATE lab_results SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?",
+                tuples,
+            )
+        finally:
+            cursor.close()
+        return len(tuples)
+    table = LabResult.__table__
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values({c: bindparam(c) for c in columns}),
+        [{**dict(zip(columns, t[:-1], strict=True)), "b_id": t[-1]} for t in tuples],
+    )
+    return len(tuples)
+
+
+def _plain(value: Any) -> Any:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value

@@ -1,0 +1,96 @@
+"""Everything grading and derivation need about a set of subjects, read at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aewatch.db import fast_frame, frame_of
+from aewatch.models import AdverseEvent, AeVersion, LabResult, RtCourse, Subject
+from aewatch.store.labs import TOX_COLUMNS
+
+
+@dataclass
+class SubjectData:
+    """Labs (SDTM-named, with stored grades as ``old_<col>``), current AEs and RT courses
+    of some subjects, and each subject's baseline reference date."""
+
+    subject_pks: dict[str, int]
+    labs: pd.DataFrame
+    ae: pd.DataFrame
+    courses: pd.DataFrame
+    ref_start: dict[str, Any]
+
+
+def load_subject_data(session: Session, pks: set[int]) -> SubjectData:
+    ids = list(pks)
+    subjects = session.execute(
+        select(Subject.id, Subject.subject_id, Subject.reference_start).where(Subject.id.in_(ids))
+    ).all()
+    subject_pks = {s.subject_id: s.id for s in subjects}
+    by_pk = {s.id: s.subject_id for s in subjects}
+    labs = fast_frame(
+        session,
+        select(
+            LabResult.id,
+            LabResult.subject_pk,
+            LabResult.test_code,
+            LabResult.value,
+            LabResult.unit,
+            LabResult.lower_limit,
+            LabResult.upper_limit,
+            LabResult.collected_dtc,
+            LabResult.baseline_flag,
+            *[getattr(LabResult, c) for c in TOX_COLUMNS],
+        ).where(LabResult.subject_pk.in_(ids)),
+        columns=[
+            "lab_pk",
+            "subject_pk",
+            "LBTESTCD",
+            "LBSTRESN",
+            "LBSTRESU",
+            "LBSTNRLO",
+            "LBSTNRHI",
+            "LBDTC",
+            "baseline_flag",
+            *[f"old_{c}" for c in TOX_COLUMNS],
+        ],
+    )
+    labs["USUBJID"] = labs["subject_pk"].map(by_pk)
+    labs["LBBLFL"] = np.where(labs["baseline_flag"].astype(bool), "Y", "")
+    courses = frame_of(
+        session,
+        select(RtCourse.subject_pk, RtCourse.start_on, RtCourse.end_on).where(
+            RtCourse.subject_pk.in_(ids)
+        ),
+        ["subject_pk", "start_on", "end_on"],
+    )
+    courses["USUBJID"] = courses["subject_pk"].map(by_pk)
+    ae = frame_of(
+        session,
+        select(
+            AdverseEvent.subject_pk,
+            AdverseEvent.origin,
+            AeVersion.ctcae_term,
+            AeVersion.grade,
+            AeVersion.onset_on,
+            AeVersion.end_on,
+        )
+        .join(AeVersion, (AeVersion.ae_pk == AdverseEvent.id) & AeVersion.is_current)
+        .where(AdverseEvent.subject_pk.in_(ids)),
+        ["subject_pk", "origin", "ctcae_term", "grade", "onset_on", "end_on"],
+    )
+    ae["USUBJID"] = ae["subject_pk"].map(by_pk)
+    ae["AESTDTC"] = ae["onset_on"].map(lambda d: d.isoformat() if d else None)
+    ae["AEENDTC"] = ae["end_on"].map(lambda d: d.isoformat() if d else None)
+    # Baseline reference: the first RT start (this trial), else DM.RFXSTDTC.
+    ref = {s.subject_id: s.reference_start for s in subjects if s.reference_start}
+    if not courses.empty:
+        first = courses.dropna(subset=["start_on"]).groupby("USUBJID")["start_on"].min()
+        ref.update(first.to_dict())
+    return SubjectData(subject_pks, labs, ae, courses, ref)

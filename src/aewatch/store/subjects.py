@@ -1,0 +1,116 @@
+"""Subjects (DM) and the sites they belong to."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from aewatch.models import Site, Subject
+from aewatch.store.frames import records
+from aewatch.store.result import StoreResult
+
+# Which export variables carry each subject field: a DM re-export that carries a variable
+# is the truth for it (an emptied DTHDTC clears a wrong death date); one that does not
+# carry it leaves the stored value alone.
+SUBJECT_SOURCES: dict[str, tuple[str, ...]] = {
+    "site": ("SITEID",),
+    "enrolled_on": ("RFSTDTC", "RFICDTC", "RFXSTDTC"),
+    "reference_start": ("RFXSTDTC", "RFSTDTC"),
+    "reference_end": ("RFXENDTC",),
+    "died_on": ("DTHDTC",),
+    "withdrawn_on": ("WITHDTC",),
+    "oligoprogression": ("OLIGOCAT",),
+    "systemic_therapy": ("FLSTTRT",),
+    "sex": ("SEX",),
+    "arm": ("ARM",),
+}
+SUBJECT_COLUMNS = list(SUBJECT_SOURCES)
+
+
+def subject_index(session: Session, trial_pk: int) -> dict[str, int]:
+    """USUBJID → primary key of every subject of the trial."""
+    rows = session.execute(
+        select(Subject.subject_id, Subject.id).where(Subject.trial_pk == trial_pk)
+    ).all()
+    return {subject_id: pk for subject_id, pk in rows}
+
+
+def store_subjects(
+    session: Session,
+    trial_pk: int,
+    frame: pd.DataFrame,
+    file_pk: int,
+    now: datetime,
+    carried: frozenset[str] = frozenset(),
+) -> StoreResult:
+    """Insert new subjects; update known ones with the variables this export carries."""
+    result = StoreResult()
+    authoritative = {field for field, sources in SUBJECT_SOURCES.items() if carried & set(sources)}
+    known = subject_index(session, trial_pk)
+    rows = records(frame, ["USUBJID", "STUDYID", *SUBJECT_COLUMNS])
+    new_rows, updates = [], []
+    for record in rows:
+        subject_id = record.pop("USUBJID")
+        study = record.pop("STUDYID") or ""
+        values = {k: record[k] for k in SUBJECT_COLUMNS}
+        values["site"] = values["site"] or ""
+        if subject_id in known:
+            changed = {k: v for k, v in values.items() if k in authoritative or v not in (None, "")}
+            updates.append(
+                {"b_id": known[subject_id], **changed, "updated_at": now, "source_file_pk": file_pk}
+            )
+            result.touched_subjects.add(known[subject_id])
+        else:
+            new_rows.append(
+                {
+                    "trial_pk": trial_pk,
+                    "subject_id": subject_id,
+                    "study_id": study,
+                    "updated_at": now,
+                    "source_file_pk": file_pk,
+                    **values,
+                }
+            )
+            result.new_subjects.append(subject_id)
+        if values["site"]:
+            result.sites.add(values["site"])
+    if new_rows:
+        inserted = session.execute(insert(Subject).returning(Subject.id), new_rows).scalars().all()
+        result.touched_subjects.update(inserted)
+    for row in updates:  # few: DM re-exports; one UPDATE per changed subject
+        pk = row.pop("b_id")
+        session.execute(update(Subject).where(Subject.id == pk).values(**row))
+    result.accepted = len(rows)
+    return result
+
+
+def touch_sites(session: Session, trial_pk: int, sites: set[str], now: datetime) -> None:
+    """Record that data arrived from these sites (for the data-silence alert)."""
+    if not sites:
+        return
+    existing = set(
+        session.scalars(
+            select(Site.site_code).where(Site.trial_pk == trial_pk, Site.site_code.in_(sites))
+        )
+    )
+    for code in sites - existing:
+        session.add(Site(trial_pk=trial_pk, site_code=code, first_data_at=now, last_data_at=now))
+    if existing:
+        session.execute(
+            update(Site)
+            .where(Site.trial_pk == trial_pk, Site.site_code.in_(existing))
+            .values(last_data_at=now)
+        )
+    session.flush()
+
+
+def site_last_data(session: Session, trial_pk: int) -> dict[str, datetime | None]:
+    """When each site last sent data."""
+    return dict(
+        session.execute(
+            select(Site.site_code, Site.last_data_at).where(Site.trial_pk == trial_pk)
+        ).all()
+    )
