@@ -43,25 +43,24 @@ class Inbox:
             folder.mkdir(parents=True, exist_ok=True)
 
     def waiting(self) -> list[Path]:
-        """Files ready to claim, oldest first; partial uploads and hidden files are left alone."""
-        if not self.root.is_dir():
-            return []
+        """Files ready to claim, oldest first; partial uploads and hidden files are left alone.
+
+        Other workers claim files from the same folder, and people move files by hand: a
+        file that vanishes between the listing and its ``stat`` is simply not waiting any
+        more (that race is normal, not an error)."""
         settled_before = time.time() - self.settle_seconds  # file times are wall-clock
-        files = [
-            p
-            for p in self.root.iterdir()
-            if p.is_file()
-            and not p.name.startswith(".")
-            and not p.name.lower().endswith(IGNORED_SUFFIXES)
-            and (self.settle_seconds <= 0 or p.stat().st_mtime <= settled_before)
+        ready = [
+            (modified, path)
+            for path, modified in _files_with_mtime(self.root)
+            if not path.name.startswith(".")
+            and not path.name.lower().endswith(IGNORED_SUFFIXES)
+            and (self.settle_seconds <= 0 or modified <= settled_before)
         ]
-        return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+        return [path for _, path in sorted(ready, key=lambda item: (item[0], item[1].name))]
 
     def orphans(self) -> list[Path]:
         """Files this worker claimed but never filed (it stopped mid-way): re-process them."""
-        if not self.processing.is_dir():
-            return []
-        return sorted(p for p in self.processing.iterdir() if p.is_file())
+        return sorted(path for path, _ in _files_with_mtime(self.processing))
 
     def claim(self, path: Path) -> Path | None:
         """Move a waiting file into processing/; None if another worker got it first."""
@@ -91,6 +90,23 @@ class Inbox:
         target = folder / f"{now:%Y%m%dT%H%M%SZ}-{sha256[:8]}-{name}"
         os.replace(path, target)
         return target
+
+
+def _files_with_mtime(folder: Path) -> list[tuple[Path, float]]:
+    """Regular files directly in ``folder`` with their modification times, skipping any
+    that vanish while being listed; an absent folder has no files."""
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found = []
+    for entry in entries:
+        try:
+            if entry.is_file():
+                found.append((Path(entry.path), entry.stat().st_mtime))
+        except FileNotFoundError:
+            continue  # claimed by another worker, or moved by a person, just now
+    return found
 
 
 def sha256_of(path: Path) -> str:

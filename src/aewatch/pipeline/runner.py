@@ -52,9 +52,17 @@ class Pipeline:
         for path in inbox.orphans():
             return self.ingest_claimed(path)
         for path in inbox.waiting():
-            claimed = inbox.claim(path)
-            if claimed is not None:
+            claimed = inbox.claim(path)  # None: another worker got it first (not an error)
+            if claimed is None:
+                continue
+            try:
                 return self.ingest_claimed(claimed)
+            except FileNotFoundError:
+                if claimed.exists():
+                    raise
+                # Moved out of processing/ by a person before it was read: nothing of it
+                # was committed, and it is not ours to find. Go on with the next file.
+                log.warning("file=%s vanished from processing/ before it was read", path.name)
         return None
 
     def ingest_paths(self, paths: list[Path]) -> list[FileOutcome]:
@@ -184,6 +192,10 @@ class Pipeline:
         with self.sessions() as session, session.begin():
             trial = ensure_trial(session, settings, now)
             lock_trial(session, trial.id)
+            if ingested_file(session, digest) is not None:
+                # Another worker ingested the same bytes while this one was preparing
+                # them outside the lock: storing them again would repeat its queries.
+                raise _AlreadyIngested()
             source = source_row(session, digest, trial.id, path, now)
             source.file_format = file_format(path)
             source.status, source.reason = "done", None
