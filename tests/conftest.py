@@ -9,11 +9,8 @@ missing server is a failure, not a skip.
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -23,73 +20,8 @@ import pytest
 
 from aewatch.clock import ManualClock
 from aewatch.config import Settings
-from support import free_port, make_settings
-
-
-def _pg_bindir() -> Path | None:
-    override = os.environ.get("AEWATCH_TEST_PG_BINDIR")
-    if override:
-        return Path(override)
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
-    for candidate in candidates:
-        if (Path(candidate) / "initdb").exists():
-            return Path(candidate)
-    found = shutil.which("initdb")
-    return Path(found).parent if found else None
-
-
-class PostgresCluster:
-    """A private PostgreSQL server for one test session."""
-
-    def __init__(self, bindir: Path) -> None:
-        self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="aewatch-pg-"))
-        self.data = self.root / "data"
-        self.port = free_port()
-        self.as_root = os.geteuid() == 0
-
-    def _run(self, *args: str) -> None:
-        cmd = list(args)
-        if self.as_root:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
-
-    def start(self) -> None:
-        if self.as_root:
-            shutil.chown(self.root, "postgres", "postgres")
-        self._run(
-            str(self.bindir / "initdb"),
-            "-D",
-            str(self.data),
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "--no-sync",
-        )
-        self._run(
-            str(self.bindir / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-w",
-            "-t",
-            "60",
-            "-l",
-            str(self.root / "log"),
-            "-o",
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-            "start",
-        )
-
-    def stop(self) -> None:
-        try:
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
-        finally:
-            shutil.rmtree(self.root, ignore_errors=True)
-
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+from support import make_settings
+from support.postgres import PostgresCluster, pg_bindir
 
 
 @pytest.fixture(scope="session")
@@ -98,7 +30,7 @@ def postgres_cluster() -> Iterator[PostgresCluster | None]:
     if external:
         yield None
         return
-    bindir = _pg_bindir()
+    bindir = pg_bindir()
     if bindir is None:
         if os.environ.get("CI"):
             pytest.fail("CI=true but no PostgreSQL binaries: install Debian's postgresql")

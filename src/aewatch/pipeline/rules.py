@@ -14,6 +14,7 @@ import pandas as pd
 
 from aewatch import audit
 from aewatch.pipeline.context import FileContext, Touched
+from aewatch.store.locks import lock_trial
 from aewatch.store.rule_inputs import load_events, load_patients
 from aewatch.store.rule_status import add_status, last_status
 
@@ -25,6 +26,10 @@ def evaluate_rules(ctx: FileContext, so_far: Touched) -> Touched:
     from aewatch.alerts.rules import threshold_alert
     from aewatch.safety.evaluation import evaluate_rule
 
+    # Files of other subjects may be in their store/grade/derive stages right now; the
+    # trial's lock, held from here to commit, makes evaluations (and commits) one at a
+    # time, so the data read below cannot change under this evaluation.
+    lock_trial(ctx.session, ctx.trial_pk)
     patients = load_patients(ctx.session, ctx.trial_pk)
     events = load_events(ctx.session, ctx.trial_pk)
     statuses = [

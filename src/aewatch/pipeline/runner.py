@@ -26,7 +26,8 @@ from aewatch.pipeline.alerts import queue_ingest_failure
 from aewatch.pipeline.context import FileContext, FileOutcome, PreparedTable
 from aewatch.pipeline.read import read_file
 from aewatch.pipeline.transaction import prepare, run_stages
-from aewatch.store.sources import ingested_file, lock_trial, source_row
+from aewatch.store.locks import lock_subjects
+from aewatch.store.sources import ingested_file, source_row
 from aewatch.trials import ensure_trial
 
 log = logging.getLogger("aewatch.ingest")
@@ -191,7 +192,7 @@ class Pipeline:
         settings = self.settings
         with self.sessions() as session, session.begin():
             trial = ensure_trial(session, settings, now)
-            lock_trial(session, trial.id)
+            lock_subjects(session, trial.id, _subjects_of(tables))
             if ingested_file(session, digest) is not None:
                 # Another worker ingested the same bytes while this one was preparing
                 # them outside the lock: storing them again would repeat its queries.
@@ -230,6 +231,15 @@ class Pipeline:
                 config_hash=settings.config_hash,
             )
         return outcome
+
+
+def _subjects_of(tables: list[PreparedTable]) -> set[str]:
+    """Every subject a file's rows name: the ones its stages may read and write."""
+    subjects: set[str] = set()
+    for table in tables:
+        if "USUBJID" in table.frame.columns:
+            subjects.update(str(s) for s in table.frame["USUBJID"].dropna().unique())
+    return subjects
 
 
 class _AlreadyIngested(Exception):

@@ -1,11 +1,11 @@
-"""Source files (one row per distinct file content) and the per-trial ingest lock."""
+"""Source files: one row per distinct file content."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aewatch.models import SourceFile
@@ -30,15 +30,3 @@ def source_row(
     source.trial_pk, source.name = trial_pk, path.name[:300]
     source.size_bytes = path.stat().st_size
     return source
-
-
-def lock_trial(session: Session, trial_pk: int) -> None:
-    """Serialise ingest transactions of one trial across workers (PostgreSQL).
-
-    AE versions and rule status are read-modify-write; two workers interleaving them
-    would race on the same rows. A transaction-scoped advisory lock per trial makes
-    them queue instead (reading and checking run before it, in parallel; trials do not
-    block each other). SQLite needs nothing: BEGIN IMMEDIATE already serialises writers.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": 0xAE00 + trial_pk})
