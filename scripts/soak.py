@@ -6,9 +6,11 @@ of connections, and WORKERS `aewatch run` daemons on one inbox. Then it drops FI
 site exports into the inbox, each holding one new SAE, while SIGKILLing one worker every
 KILL_EVERY seconds (restarted with the same worker id, so it re-claims its files).
 
-It prints what a safety officer cares about: SAE alerts lost (never reached the SMTP
-server), duplicated deliveries (the same Message-ID received twice: the documented price
-of at-least-once delivery), and the latency from the file landing in the inbox to the
+It prints what a safety officer cares about: SAE alerts lost (a file was ingested but
+no alert was ever queued for its SAE), alerts not yet delivered when the run stopped
+(still queued, failed, or their file not yet ingested), duplicated deliveries (the
+same Message-ID received twice: the documented price of at-least-once delivery), and
+the latency from the file landing in the inbox to the
 SMTP server accepting its alert (p50 / p95 / max).
 
     .venv/bin/python scripts/soak.py                      # 10,000 files, 4 workers
@@ -107,9 +109,28 @@ class DroppingProxy:
 
 def sae_export(subject: str, ae_id: str) -> str:
     return (
-        "USUBJID,AESPID,AETERM,AEDECOD,AETOXGR,AESER,AESHOSP,AEREL,AESTDTC\n"
-        f"{subject},{ae_id},SEPSIS,Sepsis,4,Y,Y,POSSIBLE,2026-02-10\n"
+        "DOMAIN,USUBJID,AESPID,AETERM,AEDECOD,AETOXGR,AESER,AESHOSP,AEREL,AESTDTC\n"
+        f"AE,{subject},{ae_id},SEPSIS,Sepsis,4,Y,Y,POSSIBLE,2026-02-10\n"
     )
+
+
+def _outbox_status(url: str, keys: list[str]) -> dict[str, str]:
+    """The outbox status of each of these alerts (absent: never queued)."""
+    from sqlalchemy import create_engine, select
+
+    from aewatch.models import Alert
+
+    if not keys:
+        return {}
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(Alert.dedup_key, Alert.status).where(Alert.dedup_key.in_(keys))
+            ).all()
+    finally:
+        engine.dispose()
+    return {key: status for key, status in rows}
 
 
 def main() -> None:
@@ -178,6 +199,7 @@ def main() -> None:
             for i in range(args.workers):
                 start(f"w{i}")
             dropped_at: dict[str, float] = {}
+            key_of: dict[str, str] = {}
             started = time.time()
             next_kill = started + args.kill_every
             kills = 0
@@ -188,6 +210,7 @@ def main() -> None:
                 temp.write_text(sae_export(subject, ae_id))
                 temp.rename(inbox / f"sae_{n:05d}.csv")
                 dropped_at[message_id_for(key, TRIAL)] = time.time()
+                key_of[message_id_for(key, TRIAL)] = key
                 if time.time() >= next_kill:
                     victim = rng.choice(sorted(workers))
                     workers[victim].send_signal(signal.SIGKILL)
@@ -218,10 +241,29 @@ def main() -> None:
             for mid, at in received:
                 counts[mid] = counts.get(mid, 0) + 1
                 first.setdefault(mid, at)
-            lost = [mid for mid in dropped_at if mid not in first]
+            missing = [mid for mid in dropped_at if mid not in first]
+            status = _outbox_status(cluster.url(), [key_of[mid] for mid in missing])
+            queued = sum(1 for mid in missing if status.get(key_of[mid]) in {"due", "sending"})
+            failed_alerts = sum(1 for mid in missing if status.get(key_of[mid]) == "failed")
+            filed = {p.name.split("-", 2)[-1] for p in (inbox / "done").glob("*.csv")}
+            not_ingested = sum(
+                1
+                for mid in missing
+                if key_of[mid] not in status
+                and f"sae_{int(key_of[mid].split(':')[3][4:]):05d}.csv" not in filed
+            )
+            lost = [
+                mid
+                for mid in missing
+                if key_of[mid] not in status
+                and f"sae_{int(key_of[mid].split(':')[3][4:]):05d}.csv" in filed
+            ]
             duplicated = sum(counts[mid] - 1 for mid in dropped_at if mid in counts)
             latencies = sorted(first[mid] - dropped_at[mid] for mid in dropped_at if mid in first)
             failed = len(list((inbox / "failed").glob("*.csv")))
+            if failed:
+                reason = next((inbox / "failed").glob("*.reason.txt")).read_text()
+                print(f"first failure: {reason.strip()}")
             print(
                 f"files: {args.files}   workers: {args.workers}   kills (SIGKILL): {kills}"
                 f"   elapsed: {elapsed:.0f} s"
@@ -231,8 +273,13 @@ def main() -> None:
                 f"answered 451, {len(received)} messages accepted"
             )
             print(
-                f"SAE alerts lost: {len(lost)}   duplicated deliveries (same Message-ID): "
-                f"{duplicated}   files failed: {failed}"
+                f"SAE alerts lost (file ingested, no alert): {len(lost)}   duplicated "
+                f"deliveries (same Message-ID): {duplicated}   files failed: {failed}"
+            )
+            print(
+                f"not delivered when the run stopped: {len(missing)} ({queued} still queued, "
+                f"{failed_alerts} failed after every attempt, {not_ingested} files not yet "
+                "ingested)"
             )
             if latencies:
                 p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
