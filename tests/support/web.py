@@ -134,3 +134,36 @@ def form_fields(page: str) -> dict[str, str]:
         name: html.unescape(value)
         for name, value in re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page)
     }
+
+
+@dataclass
+class MailInbox:
+    """A real SMTP server (aiosmtpd on 127.0.0.1) that keeps every message it accepts."""
+
+    port: int
+    messages: list[Any] = field(default_factory=list)
+    controller: Any = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+    def start(self) -> MailInbox:
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+
+    def to(self, recipient: str, subject_contains: str) -> list[Any]:
+        return [
+            m
+            for m in self.messages
+            if m["To"] == recipient and subject_contains in str(m["Subject"])
+        ]

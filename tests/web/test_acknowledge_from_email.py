@@ -318,3 +318,25 @@ def test_no_token_and_no_secret_reach_the_log(
     assert "GET /board 200" in logged
     assert SECRET not in logged and fields["csrf"] not in logged
     assert not [t for t in tokens if t in logged or t.split(".")[2] in logged]
+
+
+def test_two_recipients_pressing_at_once_acknowledge_exactly_once(
+    web_server, sessions, web_settings, clock, trial_pk
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    sent = send_sae(sessions, web_settings, clock, trial_pk)
+    with web_server.client() as officer, web_server.client() as deputy:
+        _, officer_fields = open_page(officer, sent.links[OFFICER]["ack"])
+        _, deputy_fields = open_page(deputy, sent.links[DEPUTY]["ack"])
+        with ThreadPoolExecutor(2) as pool:
+            pages = list(
+                pool.map(
+                    lambda pair: press(pair[0], sent.alert_id, pair[1]),
+                    [(officer, officer_fields), (deputy, deputy_fields)],
+                )
+            )
+    outcomes = sorted("Already acknowledged" in p.text for p in pages)
+    assert [p.status_code for p in pages] == [200, 200]
+    assert outcomes == [False, True]  # one acknowledged, the other was told who did
+    assert state(sessions, sent.alert_id)[3] == 1

@@ -52,7 +52,7 @@ def refusal(error: LinkError) -> LinkRefused:
             "This link has expired",
             f"{str(error)[:1].upper()}{str(error)[1:]}. Nothing was changed. Use the link in the "
             "most recent "
-            "reminder for this alert, or acknowledge on the server with `aewatch alerts ack`.",
+            "reminder for this alert, or acknowledge on the server with “aewatch alerts ack”.",
         )
     return LinkRefused(
         400,
@@ -60,7 +60,7 @@ def refusal(error: LinkError) -> LinkRefused:
         "This link is not valid",
         "The link is incomplete or has been altered (some mail programs break long links). "
         "Nothing was changed. Open it again from the email, or acknowledge on the server "
-        "with `aewatch alerts ack`.",
+        "with “aewatch alerts ack”.",
     )
 
 
@@ -107,9 +107,15 @@ def acknowledge_from_link(
 ) -> tuple[Alert, bool]:
     """Acknowledge as the link's recipient; (the original alert, whether this did it).
 
-    The original is locked first (PostgreSQL), so of two clicks at once exactly one
-    acknowledges and the other reads "already acknowledged"."""
-    root = session.scalars(select(Alert).where(Alert.id == link.root.id).with_for_update()).one()
+    The original is locked and read again (PostgreSQL; SQLite's writers queue anyway), so
+    of two clicks at once exactly one acknowledges and the other reads "already
+    acknowledged". ``populate_existing``: the link check loaded the row before the lock."""
+    root = session.scalars(
+        select(Alert)
+        .where(Alert.id == link.root.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
     if root.acknowledged_at is not None:
         return root, False
     text = one_line(note or "", NOTE_CHARS) or None
