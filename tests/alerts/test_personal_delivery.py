@@ -225,3 +225,26 @@ def test_links_in_a_resent_email_run_from_the_resend(
     token = links_in(transport.sent[0])["ack"]
     expiry = verify(SECRET, token, ACK, clock.now()).expires_at
     assert expiry == clock.now() + timedelta(days=linked.web.link_days)
+
+
+def test_a_sender_with_slow_recipients_keeps_its_lease_as_each_delivery_is_recorded(
+    sessions, linked, clock, trial_pk, make_facts, transport
+) -> None:
+    from aewatch.alerts.claim import claim_next
+
+    third = "third.officer@example.org"
+    settings = replace(linked, alerts=replace(linked.alerts, sae=(OFFICER, DEPUTY, third)))
+    queue_sae(sessions, settings, clock, trial_pk, make_facts())
+    lease = settings.worker.lease_seconds
+    rival_claims = []
+
+    class SlowRelay:
+        async def send(self, message, recipients):  # type: ignore[no-untyped-def]
+            clock.advance(seconds=lease * 0.8)  # each conversation takes most of a lease
+            rival_claims.append(claim_next(sessions, "w2", clock.now(), lease))
+            return await transport.send(message, recipients)
+
+    result = drain(sessions, settings, clock, worker_id="w1", transport=SlowRelay())
+    assert result.sent == 1
+    assert rival_claims == [None, None, None]  # never taken over while it was working
+    assert [m["To"] for m in transport.sent] == [OFFICER, DEPUTY, third]

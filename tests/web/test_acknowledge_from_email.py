@@ -340,3 +340,27 @@ def test_two_recipients_pressing_at_once_acknowledge_exactly_once(
     assert [p.status_code for p in pages] == [200, 200]
     assert outcomes == [False, True]  # one acknowledged, the other was told who did
     assert state(sessions, sent.alert_id)[3] == 1
+
+
+def test_under_a_path_on_the_proxy_links_forms_and_cookies_carry_the_path(
+    web_settings, engine, sessions, clock, trial_pk, web_port
+) -> None:
+    from dataclasses import replace
+
+    from support.web import start_server
+
+    prefixed = replace(
+        web_settings, web=replace(web_settings.web, base_url=f"http://127.0.0.1:{web_port}/aewatch")
+    )
+    sent = send_sae(sessions, prefixed, clock, trial_pk)
+    link = sent.links[OFFICER]["ack"]
+    assert link.startswith(f"http://127.0.0.1:{web_port}/aewatch/alerts/{sent.alert_id}/ack?t=")
+    server = start_server(prefixed, engine, sessions, clock, web_port)
+    try:  # the proxy strips /aewatch before passing the request on
+        page = server.scanner_get(link.replace("/aewatch/", "/"))
+    finally:
+        server.server.should_exit = True
+        server.thread.join(timeout=15)
+    assert f'action="/aewatch/alerts/{sent.alert_id}/ack"' in page.text
+    assert 'href="/aewatch/static/web.css"' in page.text
+    assert "Path=/aewatch/alerts" in page.headers["set-cookie"]

@@ -28,10 +28,10 @@ def env_for(db_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
     }
 
 
-def test_serve_refuses_to_start_without_the_secret(db_url, tmp_path, monkeypatch) -> None:
+def test_serve_refuses_to_start_without_the_secret(sqlite_url, tmp_path, monkeypatch) -> None:
     from aewatch.cli import app
 
-    for key, value in env_for(db_url, tmp_path).items():
+    for key, value in env_for(sqlite_url, tmp_path).items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AEWATCH_WEB_SECRET", raising=False)
     result = CliRunner().invoke(app, ["serve"])
@@ -39,11 +39,13 @@ def test_serve_refuses_to_start_without_the_secret(db_url, tmp_path, monkeypatch
     assert "AEWATCH_WEB_SECRET is not set" in result.output
 
 
-def test_run_refuses_to_start_with_links_on_and_no_secret(db_url, tmp_path, monkeypatch) -> None:
+def test_run_refuses_to_start_with_links_on_and_no_secret(
+    sqlite_url, tmp_path, monkeypatch
+) -> None:
     from aewatch.cli import app
 
     for key, value in env_for(
-        db_url, tmp_path, AEWATCH_WEB__BASE_URL="https://aewatch.example"
+        sqlite_url, tmp_path, AEWATCH_WEB__BASE_URL="https://aewatch.example"
     ).items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AEWATCH_WEB_SECRET", raising=False)
@@ -52,11 +54,14 @@ def test_run_refuses_to_start_with_links_on_and_no_secret(db_url, tmp_path, monk
     assert "[web].base_url is set but AEWATCH_WEB_SECRET is not set" in result.output
 
 
-def test_serve_listens_on_loopback_answers_and_stops_cleanly_on_sigterm(db_url, tmp_path) -> None:
+def test_serve_listens_on_loopback_answers_and_stops_cleanly_on_sigterm(
+    sqlite_url, tmp_path
+) -> None:
+    """The process, not the database, is under test here: SQLite only."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "aewatch.cli", "serve", "--port", str(port)],
-        env=env_for(db_url, tmp_path, AEWATCH_WEB_SECRET=SECRET),
+        env=env_for(sqlite_url, tmp_path, AEWATCH_WEB_SECRET=SECRET),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -141,7 +141,6 @@ class _Sender:
         served = self._served(alert_id, fresh=attempts == 1)
         if served is None:
             return DrainResult()  # the lease was lost: the new holder sends
-        message_ids: dict[str, str] = {}
         for recipient in outgoing.recipients:
             if recipient in served:
                 continue
@@ -153,7 +152,8 @@ class _Sender:
                                          now=now, recipient=recipient, links=links)
             except Exception as exc:  # a template bug must fail loudly, then escalate
                 log.exception("alert=%s render failed", alert_id)
-                return self._fail(alert_id, f"render failed: {type(exc).__name__}: {exc}")
+                return self._fail(alert_id, f"render failed: {type(exc).__name__}: {exc}",
+                                  _unserved(outgoing, served))
             try:
                 refused = await self.transport.send(message, [recipient])
             except DeliveryError as exc:
@@ -170,10 +170,10 @@ class _Sender:
             if not self._record_delivery(alert_id, recipient, message_id, status,
                                          refused.get(recipient)):
                 return DrainResult()
-            served[recipient] = (status, refused.get(recipient))
-            message_ids[recipient] = message_id
-        refused_all = {r: detail or "" for r, (status, detail) in served.items()
+            served[recipient] = (status, refused.get(recipient), message_id)
+        refused_all = {r: detail or "" for r, (status, detail, _) in served.items()
                        if status == "refused"}
+        message_ids = {r: mid for r, (status, _, mid) in served.items() if status == "delivered"}
         if len(refused_all) == len(set(outgoing.recipients)):
             error = "all recipients refused: " + "; ".join(
                 f"{a}: {r}" for a, r in refused_all.items())
@@ -187,7 +187,7 @@ class _Sender:
         return self._fail(alert_id, error, unserved)
 
     def _served(self, alert_id: int, *, fresh: bool
-                ) -> dict[str, tuple[str, str | None]] | None:
+                ) -> dict[str, tuple[str, str | None, str]] | None:
         """Recipients already delivered to or refused for good in this round of sending.
         The first attempt starts a new round (a first send, or `aewatch alerts resend`)."""
         with self.sessions() as session, session.begin():
@@ -198,22 +198,31 @@ class _Sender:
                 session.execute(delete(AlertDelivery).where(AlertDelivery.alert_pk == alert_id))
                 return {}
             rows = session.execute(
-                select(AlertDelivery.recipient, AlertDelivery.status, AlertDelivery.detail)
+                select(AlertDelivery.recipient, AlertDelivery.status, AlertDelivery.detail,
+                       AlertDelivery.message_id)
                 .where(AlertDelivery.alert_pk == alert_id)
             ).all()
-            return {r.recipient: (r.status, r.detail) for r in rows}
+            return {r.recipient: (r.status, r.detail, r.message_id) for r in rows}
 
     def _record_delivery(self, alert_id: int, recipient: str, message_id: str, status: str,
                          detail: str | None) -> bool:
         """Written at once, so a crash before the alert is marked sent does not send this
-        recipient's copy again. False if another worker has taken the alert over."""
+        recipient's copy again; the lease is renewed, so a live sender with many recipients
+        keeps its claim. False if another worker has taken the alert over."""
+        now = self.clock.now()
         with self.sessions() as session, session.begin():
-            if session.scalar(select(Alert.id).where(still_mine(self.worker_id, alert_id))) \
-                    is None:
+            renewed = session.execute(
+                update(Alert)
+                .where(still_mine(self.worker_id, alert_id))
+                .values(lease_until=now + timedelta(seconds=self.settings.worker.lease_seconds))
+                .returning(Alert.id)
+                .execution_options(synchronize_session=False)
+            ).scalar_one_or_none()
+            if renewed is None:
                 return False
             session.add(AlertDelivery(alert_pk=alert_id, recipient=recipient,
                                       message_id=message_id, status=status,
-                                      at=self.clock.now(), detail=detail))
+                                      at=now, detail=detail))
         return True
 
     # -- reading and recording ------------------------------------------------------------
