@@ -252,3 +252,26 @@ def test_every_page_forbids_script_referrers_framing_and_caching(
         assert headers["cache-control"] == "no-store"
         assert "<script" not in response.text
     assert responses[5].status_code == 404
+
+
+def test_reading_the_board_on_an_empty_database_writes_nothing(
+    web_server, sessions, web_settings, clock
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from aewatch.alerts.links import BOARD, LinkGrant, sign
+    from aewatch.models import AuditEntry, Trial
+    from support.web import SECRET
+
+    token = sign(SECRET, LinkGrant(BOARD, OFFICER, clock.now() + timedelta(days=1)))
+    with web_server.client() as browser:
+        assert browser.get(f"/board/enter?t={token}").status_code == 200
+        page = browser.get("/board")
+        counts = browser.get("/board/counts.json").json()
+    assert page.status_code == 200 and "No alert is waiting" in page.text
+    assert counts == {"safety_population": 0, "counts": []}
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Trial)) == 0
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == 0

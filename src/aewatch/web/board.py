@@ -123,6 +123,22 @@ def _deadlines(row: Alert) -> tuple[Deadline, ...]:
     return tuple(sorted(found, key=lambda d: d.due_at))
 
 
+@dataclass(frozen=True)
+class ReadOnlyTrial:
+    """The runtime as `aewatch status` sees it, except that looking up the trial never
+    creates its row: a GET on the board writes nothing, even on an empty database."""
+
+    settings: Any
+    sessions: Any
+    clock: Any
+
+    def trial_pk(self, session: Session) -> int:
+        from aewatch.reports.counting import trial_pk_for
+
+        found = trial_pk_for(session, self.settings.trial.id)
+        return -1 if found is None else found  # no trial yet: nothing to evaluate
+
+
 def rule_views(runtime: Any) -> list[RuleView]:
     """Each stopping rule now, exactly as `aewatch status` evaluates it."""
     from aewatch.commands.status import current_status
@@ -131,7 +147,7 @@ def rule_views(runtime: Any) -> list[RuleView]:
     from aewatch.reports.oversight import boundary_rows, rule_trajectory
 
     settings = runtime.settings
-    statuses = current_status(runtime)
+    statuses = current_status(ReadOnlyTrial(settings, runtime.sessions, runtime.clock))
     with runtime.sessions() as session:
         trial_pk = trial_pk_for(session, settings.trial.id)
         history = frame_of(
