@@ -159,7 +159,7 @@ def test_only_the_entry_points_import_the_pipeline() -> None:
 
 
 def test_layers_below_the_pipeline_never_import_the_entry_points() -> None:
-    top = ("aewatch.cli", "aewatch.worker", "aewatch.commands", "aewatch.pipeline")
+    top = ("aewatch.cli", "aewatch.worker", "aewatch.commands", "aewatch.pipeline", "aewatch.web")
     lower = [
         m
         for package in (
@@ -174,6 +174,15 @@ def test_layers_below_the_pipeline_never_import_the_entry_points() -> None:
     ]
     offenders = {m: sorted(t for t in EDGES[m] if t.startswith(top)) for m in lower}
     assert {m: o for m, o in offenders.items() if o} == {}
+
+
+def test_only_the_serve_command_imports_the_web_server() -> None:
+    importers = {
+        m
+        for m, targets in EDGES.items()
+        if not m.startswith("aewatch.web") and any(t.startswith("aewatch.web") for t in targets)
+    }
+    assert importers == {"aewatch.commands.web"}
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -91,3 +91,49 @@ def test_the_config_hash_changes_with_the_config(tmp_path: Path) -> None:
     a = load_settings(write(tmp_path, '[trial]\nid = "X"\n'), env={})
     b = load_settings(write(tmp_path, '[trial]\nid = "Y"\n'), env={})
     assert a.config_hash != b.config_hash
+
+
+def test_links_are_off_by_default_and_the_server_listens_on_loopback() -> None:
+    web = load_settings(CONFIG, env={}).web
+    assert (web.base_url, web.host, web.link_days) == ("", "127.0.0.1", 14.0)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "kept"),
+    [
+        ("https://aewatch.hospital.example/", "https://aewatch.hospital.example"),
+        ("https://hospital.example/aewatch", "https://hospital.example/aewatch"),
+        ("http://127.0.0.1:8470", "http://127.0.0.1:8470"),
+    ],
+)
+def test_a_base_url_is_https_or_this_machine(base_url: str, kept: str) -> None:
+    env = {"AEWATCH_WEB__BASE_URL": base_url}
+    assert load_settings(CONFIG, env=env).web.base_url == kept
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [
+        ("base_url", "http://aewatch.hospital.example", "expected an https:// address"),
+        ("base_url", "https://hospital.example/?next=x", "scheme, host and an optional path"),
+        ("base_url", "aewatch.hospital.example", "expected an https:// address"),
+        ("link_days", "0", "link_days: expected more than 0"),
+        ("link_days", "365", "at most 90 days"),
+        ("session_minutes", "0", "session_minutes: expected more than 0"),
+        ("token_checks_per_minute", "0", "token_checks_per_minute: expected at least 1"),
+    ],
+)
+def test_a_bad_web_setting_is_refused_with_what_was_expected(
+    key: str, value: str, says: str
+) -> None:
+    with pytest.raises(ConfigError, match=says) as error:
+        load_settings(CONFIG, env={f"AEWATCH_WEB__{key.upper()}": value})
+    assert "[web]" in str(error.value)
+
+
+def test_the_link_secret_is_never_read_from_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[trial]\nid = "X"\n[web]\nsecret = "in the file"\n')
+    with pytest.raises(ConfigError, match="AEWATCH_WEB_SECRET"):
+        load_settings(path, env={})
+    ignored = load_settings(CONFIG, env={"AEWATCH_WEB__SECRET": "x" * 40})
+    assert "x" * 40 not in str(ignored)

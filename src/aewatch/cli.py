@@ -168,9 +168,18 @@ def run(
     Example: aewatch run            (keeps running)
              aewatch run --once     (one cycle, e.g. from cron or a test)
     """
+    from aewatch.alerts.links import secret_problem
     from aewatch.worker import Worker
 
     runtime = open_runtime(migrate=True)
+    problem = secret_problem(runtime.settings)  # [web].base_url puts signed links in emails
+    if problem:
+        typer.secho(
+            f"configuration error: [web].base_url is set but {problem}",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        raise typer.Exit(2)
     worker = Worker(runtime.settings, runtime.sessions, runtime.clock)
     worker.run(once=once)
 
@@ -276,7 +285,7 @@ def _register_feature_commands() -> None:
     """Each feature module adds its own commands; a missing one must not break the rest."""
     import importlib
 
-    for name in ("grading", "rules", "status", "alerts", "reports"):
+    for name in ("grading", "rules", "status", "alerts", "reports", "web"):
         try:
             module = importlib.import_module(f"aewatch.commands.{name}")
         except ModuleNotFoundError as exc:

@@ -16,7 +16,7 @@ import tomllib
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +123,20 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """`aewatch serve`: acknowledgement links in emails and the read-only safety board."""
+
+    # The public HTTPS address of `aewatch serve` behind the site's reverse proxy; empty
+    # means no links in emails (acknowledge with `aewatch alerts ack` only).
+    base_url: str = ""
+    host: str = "127.0.0.1"  # the server listens on loopback; the proxy faces the network
+    port: int = 8470
+    link_days: float = 14.0  # a link in an email stops working this long after sending
+    session_minutes: float = 30.0  # a safety-board session lasts this long
+    token_checks_per_minute: int = 20  # per client address; more get "429 try later"
+
+
+@dataclass(frozen=True)
 class SourceMapping:
     """How one site's or EDC's export maps onto SDTM variables."""
 
@@ -150,11 +164,18 @@ class Settings:
     database_url: str
     source_path: str
     config_hash: str
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def smtp_password(self) -> str:
         """Read at use, never stored in the settings object or the audit log."""
         return os.environ.get(f"{ENV_PREFIX}SMTP_PASSWORD", "")
+
+    @property
+    def web_secret(self) -> str:
+        """The key that signs links and sessions: from the environment only, like the
+        SMTP password, so it is never in the config file, its hash or the audit log."""
+        return os.environ.get(f"{ENV_PREFIX}WEB_SECRET", "")
 
     @property
     def inbox(self) -> Path:
@@ -175,6 +196,7 @@ _SECTIONS: dict[str, type] = {
     "clocks": ClockSettings,
     "expected_events": ExpectedEvents,
     "reports": ReportSettings,
+    "web": WebSettings,
 }
 _LIST_SECTIONS = ("stopping_rule",)
 _TABLE_SECTIONS = ("sources",)
@@ -212,6 +234,11 @@ def settings_from_mapping(
         )
     if "trial" not in data:
         raise ConfigError(f"{source}: missing section [trial] (at least trial.id is required)")
+    if isinstance(data.get("web"), Mapping) and "secret" in data["web"]:
+        raise ConfigError(
+            f"{source}: [web].secret: the link secret is never written in the config file; "
+            f"set the environment variable {ENV_PREFIX}WEB_SECRET instead"
+        )
     built = {
         name: _build(cls, data.get(name, {}), f"{source}: [{name}]")
         for name, cls in _SECTIONS.items()
@@ -221,6 +248,7 @@ def settings_from_mapping(
         for name, table in _expect_table(data.get("sources", {}), f"{source}: [sources]").items()
     )
     trial: TrialSettings = built["trial"]
+    web = _check_web(built["web"], f"{source}: [web]")
     rules = _build_rules(data.get("stopping_rule", []), source, trial.planned_enrolment)
     worker: WorkerSettings = built["worker"]
     database_url = env.get(f"{ENV_PREFIX}DATABASE_URL") or default_database_url(worker)
@@ -240,7 +268,49 @@ def settings_from_mapping(
         database_url=database_url,
         source_path=source,
         config_hash=hashlib.sha256(canonical).hexdigest()[:16],
+        web=web,
     )
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _check_web(web: WebSettings, where: str) -> WebSettings:
+    """Links in emails must point at HTTPS (plain HTTP only on this machine, for trying it
+    out), and the limits must be usable; the base URL is kept without a trailing slash."""
+    from urllib.parse import urlsplit
+
+    base = web.base_url.strip().rstrip("/")
+    if base:
+        parts = urlsplit(base)
+        local_http = parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+        if parts.scheme != "https" and not local_http:
+            raise ConfigError(
+                f"{where}.base_url: expected an https:// address (the site's reverse proxy), "
+                f"got {web.base_url!r}; http:// is accepted only for 127.0.0.1 or localhost"
+            )
+        if not parts.hostname or parts.query or parts.fragment or parts.username:
+            raise ConfigError(
+                f"{where}.base_url: expected scheme, host and an optional path only, "
+                f"got {web.base_url!r}"
+            )
+    if not 0 < web.link_days <= 90:
+        raise ConfigError(
+            f"{where}.link_days: expected more than 0 and at most 90 days, got {web.link_days}"
+        )
+    if not 0 < web.session_minutes <= 24 * 60:
+        raise ConfigError(
+            f"{where}.session_minutes: expected more than 0 and at most 1440, "
+            f"got {web.session_minutes}"
+        )
+    if web.token_checks_per_minute < 1:
+        raise ConfigError(
+            f"{where}.token_checks_per_minute: expected at least 1, "
+            f"got {web.token_checks_per_minute}"
+        )
+    if not 0 < web.port < 65536:
+        raise ConfigError(f"{where}.port: expected 1-65535, got {web.port}")
+    return replace(web, base_url=base)
 
 
 def default_database_url(worker: WorkerSettings) -> str:

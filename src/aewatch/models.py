@@ -342,6 +342,22 @@ class Alert(Base):
     report_due_at: Mapped[datetime | None]
 
 
+class AlertDelivery(Base):
+    """One recipient's own copy of an alert. With personal links in emails each recipient
+    gets a message of their own; after a failure, a retry goes only to the recipients
+    not yet served (delivered, or refused for good)."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (UniqueConstraint("alert_pk", "recipient"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_pk: Mapped[int] = mapped_column(ForeignKey("alerts.id"))  # unique key leads
+    recipient: Mapped[str] = mapped_column(String(320))
+    message_id: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16))  # delivered | refused
+    at: Mapped[datetime]
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
 class Heartbeat(Base):
     __tablename__ = "heartbeats"
     worker_id: Mapped[str] = mapped_column(String(120), primary_key=True)

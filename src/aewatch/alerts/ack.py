@@ -22,9 +22,10 @@ def _get(session: Session, alert_id: int) -> Alert:
 
 
 def acknowledge(session: Session, alert_id: int, by: str, note: str | None,
-                now: datetime) -> Alert:
+                now: datetime, *, channel: str = "command line") -> Alert:
     """Acknowledge an alert; acknowledging a reminder or escalation acknowledges the
-    original too, since that is what the reader is confirming they saw."""
+    original too, since that is what the reader is confirming they saw. ``channel``
+    (the command line, or a signed email link) goes into the audit trail."""
     if not by.strip():
         raise ValueError("an acknowledgement needs the name of the person acknowledging")
     row = _get(session, alert_id)
@@ -38,7 +39,8 @@ def acknowledge(session: Session, alert_id: int, by: str, note: str | None,
             target.acknowledged_at, target.acknowledged_by, target.ack_note = now, by, note
         audit.record(session, at=now, actor=by, action="alert acknowledged", entity="alert",
                      entity_id=target.id,
-                     detail={"note": note, "via": alert_id, "already": not first})
+                     detail={"note": note, "via": alert_id, "already": not first,
+                             "channel": channel})
     return root
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import lru_cache
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -114,10 +115,8 @@ def render_subject(kind: str, context: Mapping[str, Any]) -> str:
     return one_line(text, 300)
 
 
-def render_message(
-    alert: OutgoingAlert, *, from_address: str, now: datetime
-) -> EmailMessage:
-    """The complete email: text and HTML parts, stable Message-ID, attachments."""
+def template_variables(alert: OutgoingAlert) -> dict[str, Any]:
+    """The payload's context plus the alert's own facts, as every template sees them."""
     meta = {
         "id": alert.id,
         "trial_id": alert.trial_id,
@@ -131,15 +130,39 @@ def render_message(
         "root_id": alert.root_id or alert.id,
         "created_at": alert.created_at,
     }
-    variables = {**alert.context, "alert": meta}
+    return {**alert.context, "alert": meta}
+
+
+def recipient_message_id(message_id: str, recipient: str) -> str:
+    """A recipient's own copy has different content (their links), so it gets its own
+    Message-ID, stable per alert and recipient: a resend still threads as one message."""
+    local, _, domain = message_id.strip("<>").partition("@")
+    tag = sha256(recipient.strip().lower().encode()).hexdigest()[:12]
+    return f"<{local}.{tag}@{domain}>"
+
+
+def render_message(
+    alert: OutgoingAlert,
+    *,
+    from_address: str,
+    now: datetime,
+    recipient: str | None = None,
+    links: Mapping[str, str] | None = None,
+) -> EmailMessage:
+    """The complete email: text and HTML parts, stable Message-ID, attachments.
+
+    With ``recipient`` the message is that person's own copy (To, Message-ID) and
+    ``links`` are their signed acknowledgement and safety-board links."""
+    variables = {**template_variables(alert), "links": links}
     text = _render(f"{alert.kind}.txt", variables, now)
     html = _render(f"{alert.kind}.html", variables, now)
     message = EmailMessage()
     message["Subject"] = one_line(alert.subject_line)
     message["From"] = from_address
-    message["To"] = ", ".join(alert.recipients)
+    message["To"] = recipient or ", ".join(alert.recipients)
     message["Date"] = format_datetime(now.astimezone(UTC))
-    message["Message-ID"] = alert.message_id
+    message["Message-ID"] = (recipient_message_id(alert.message_id, recipient) if recipient
+                             else alert.message_id)
     message["X-Aewatch-Alert"] = alert.dedup_key
     message["Auto-Submitted"] = "auto-generated"
     if alert.priority <= 1:

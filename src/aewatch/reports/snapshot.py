@@ -202,7 +202,10 @@ def normalise_ae(frame: pd.DataFrame) -> pd.DataFrame:
         missing = frame["ctcae_soc"].isna() & frame["ctcae_term"].notna()
         if missing.any():
             socs = soc_of_terms(frame.loc[missing, "ctcae_term"].unique())
-            frame.loc[missing, "ctcae_soc"] = frame.loc[missing, "ctcae_term"].map(socs)
+            # Only the SOCs found: an all-missing lookup is float NaN, which a pandas 3
+            # string column refuses (an uncoded term then failed every count).
+            found = frame.loc[missing, "ctcae_term"].map(socs).dropna()
+            frame.loc[found.index, "ctcae_soc"] = found
         frame["ctcae_soc"] = frame["ctcae_soc"].fillna("Unclassified")
     for column in ("rt_relation", "systemic_relation"):
         if column in frame:
