@@ -87,8 +87,12 @@ def test_sigterm_finishes_the_cycle_and_exits_zero(tmp_path: Path, db_url: str) 
     try:
         (tmp_path / "inbox").mkdir(parents=True, exist_ok=True)
         (tmp_path / "inbox" / "dm.csv").write_text(DM)
-        assert wait_for(lambda: any((tmp_path / "inbox" / "done").glob("*dm.csv")), 30)
-        time.sleep(0.3)  # let it go back to polling: SIGTERM must also work while idle
+        assert wait_for(lambda: any((tmp_path / "inbox" / "done").glob("*dm.csv")), 60)
+        # The cycle that ingested the file may go on to build last month's DSMB report
+        # (any day after the report day); its heartbeat marks the end of the cycle, and
+        # SIGTERM is sent once the worker is back to polling.
+        assert wait_for(lambda: _heartbeats(db_url) >= 1, 300)
+        time.sleep(0.3)
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=30)
     finally:
@@ -97,6 +101,20 @@ def test_sigterm_finishes_the_cycle_and_exits_zero(tmp_path: Path, db_url: str) 
     stderr = process.stderr.read() if process.stderr else ""
     assert code == 0, stderr
     assert "stopped" in stderr
+
+
+def _heartbeats(db_url: str) -> int:
+    from sqlalchemy import func, select
+
+    from aewatch.db import make_engine
+    from aewatch.models import Heartbeat
+
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.scalar(select(func.count()).select_from(Heartbeat)) or 0)
+    finally:
+        engine.dispose()
 
 
 def test_a_failing_report_step_does_not_stop_alerts_from_being_sent(
