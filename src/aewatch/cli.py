@@ -60,22 +60,30 @@ def _global(
     )
 
 
-def open_runtime(*, migrate: bool = False) -> Any:
-    """Settings + database, with config errors shown as one clear line (exit 2)."""
-    from aewatch.config import ConfigError
-    from aewatch.runtime import open_runtime as _open
+def load_settings_or_exit() -> Any:
+    """The settings alone (no database, no SQLAlchemy), config errors as one line (exit 2)."""
+    from aewatch.config import ConfigError, load_settings
 
     try:
-        runtime = _open()
+        return load_settings()
     except ConfigError as exc:
         typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from exc
+
+
+def open_runtime(*, migrate: bool = False) -> Any:
+    """Settings + database, with config errors shown as one clear line (exit 2)."""
+    from aewatch.runtime import open_runtime as _open
+
+    runtime = _open(settings=load_settings_or_exit())
     if migrate:  # commands that write data: also build every stopping boundary now
         from aewatch.migrate import upgrade
         from aewatch.safety.rules import check_boundaries
 
         try:
-            check_boundaries(runtime.settings.stopping_rules)
+            check_boundaries(
+                runtime.settings.stopping_rules, cache=runtime.settings.boundary_cache, write=True
+            )
         except ValueError as exc:
             typer.secho(
                 f"configuration error: {runtime.settings.source_path}: {exc}",
@@ -266,9 +274,9 @@ def show_config(fmt: FormatOption = "json") -> None:
     from aewatch.config import describe
     from aewatch.output import emit
 
-    runtime = open_runtime()
-    view = describe(runtime.settings)
-    view["stopping_rules"] = [getattr(r, "name", str(r)) for r in runtime.settings.stopping_rules]
+    settings = load_settings_or_exit()
+    view = describe(settings)
+    view["stopping_rules"] = [getattr(r, "name", str(r)) for r in settings.stopping_rules]
     emit([], fmt="json", json_document=view)
 
 

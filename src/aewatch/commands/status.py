@@ -56,10 +56,16 @@ def register(app: typer.Typer) -> None:
 
         Example: aewatch rules --format json
         """
-        from aewatch.cli import open_runtime
+        from aewatch.cli import load_settings_or_exit
+        from aewatch.safety.rules import check_boundaries
 
-        runtime = open_runtime()
-        documents = [rule_document(rule) for rule in runtime.settings.stopping_rules]
+        settings = load_settings_or_exit()
+        try:  # read back what the daemon built; build what it has not
+            check_boundaries(settings.stopping_rules, cache=settings.boundary_cache)
+        except ValueError as exc:
+            typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(2) from exc
+        documents = [rule_document(rule) for rule in settings.stopping_rules]
         if fmt == "json":
             from aewatch.output import emit
 

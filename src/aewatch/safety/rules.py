@@ -8,9 +8,9 @@ safety rule is a rule that never fires.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -115,8 +115,13 @@ class StoppingRule:
         return values
 
     def boundary(self) -> Boundary:
-        """The integer table for this rule, computed once per distinct design."""
-        return _boundary(self.method, tuple(sorted(self.design().items())))
+        """The integer table for this rule, computed once per distinct design (per process;
+        ``check_boundaries`` with a cache folder also keeps it across processes)."""
+        return _boundary(self.method, self.design_key())
+
+    def design_key(self) -> tuple[tuple[str, Any], ...]:
+        """The design as a hashable key: what the boundary depends on, and nothing else."""
+        return tuple(sorted(self.design().items()))
 
     def reference_rates(self) -> tuple[float, ...]:
         """p0 and p1 where given: the rates the OC tables must show."""
@@ -187,11 +192,35 @@ def _in_casefolded(column: pd.Series, allowed: Sequence[str]) -> pd.Series:
     )
 
 
-@functools.lru_cache(maxsize=64)
-def _boundary(method: str, design: tuple[tuple[str, Any], ...]) -> Boundary:
-    from aewatch.safety.boundaries import make_boundary
+_BUILT: dict[tuple[str, tuple[tuple[str, Any], ...]], Boundary] = {}
 
-    return make_boundary(method, **dict(design))
+
+def _boundary(
+    method: str, design: tuple[tuple[str, Any], ...], cache: Path | None = None, write: bool = False
+) -> Boundary:
+    """The boundary of a design: from this process's memo, else the cache folder, else built
+    (and filed in the cache folder when ``write``)."""
+    found = _BUILT.get((method, design))
+    if found is not None:
+        return found
+    from aewatch.safety import boundary_cache
+
+    found = boundary_cache.load(cache, method, design) if cache is not None else None
+    if found is None:
+        from aewatch.safety.boundaries import make_boundary
+
+        found = make_boundary(method, **dict(design))
+        if cache is not None and write:
+            try:
+                boundary_cache.store(cache, method, design, found)
+            except OSError as exc:  # a read-only data folder only costs the rebuild
+                import logging
+
+                logging.getLogger("aewatch.boundaries").warning(
+                    "cannot cache boundary in %s: %s", cache, exc
+                )
+    _BUILT[(method, design)] = found
+    return found
 
 
 # ------------------------------------------------------------------------------ parsing
@@ -206,7 +235,7 @@ def parse_rule(
 ) -> StoppingRule:
     """Build a StoppingRule from one TOML table; ``n_max`` defaults to planned enrolment.
 
-    ``build=False`` checks keys and values but leaves the boundary (scipy) for first use;
+    ``build=False`` checks keys and values but leaves building the boundary for first use;
     the daemon builds every boundary at start-up (``check_boundaries``) so a bad design
     still fails before any data is read.
 
@@ -284,11 +313,19 @@ def parse_rule(
     return rule
 
 
-def check_boundaries(rules: Sequence[StoppingRule], where: Sequence[str] | None = None) -> None:
-    """Build each rule's boundary now; a design that cannot be built names its rule."""
+def check_boundaries(
+    rules: Sequence[StoppingRule],
+    where: Sequence[str] | None = None,
+    *,
+    cache: Path | None = None,
+    write: bool = False,
+) -> None:
+    """Build (or read from ``cache``) each rule's boundary now; a design that cannot be
+    built names its rule. The daemon passes ``write=True`` so that it files what it built;
+    read-only commands only read the folder."""
     for index, rule in enumerate(rules):
         try:
-            rule.boundary()
+            _boundary(rule.method, rule.design_key(), cache, write)
         except (ValueError, KeyError) as exc:
             label = where[index] if where else f"stopping_rule {rule.name!r}"
             raise ValueError(f"{label}: {exc}") from exc
