@@ -302,10 +302,12 @@ def main() -> None:
     try:
         app()
     except Exception as exc:
-        if type(exc).__module__.startswith("sqlalchemy"):
+        if type(exc).__module__.startswith(("sqlalchemy", "sqlite3", "psycopg", "aewatch.dbapi")):
             hint = (
                 "run `aewatch init` first"
-                if "no such table" in str(exc) or ("does not exist" in str(exc))
+                if "no such table" in str(exc)
+                or "does not exist" in str(exc)
+                or "no database at" in str(exc)
                 else "check AEWATCH_DATABASE_URL and the server"
             )
             sys.stderr.write(f"database error: {str(exc).splitlines()[0]} ({hint})\n")
