@@ -95,10 +95,10 @@ def _cells(column: pd.Series) -> Any:
     import pyarrow.compute as pc
 
     dtype = column.dtype
-    if pd.api.types.is_string_dtype(dtype) or (
-        dtype.kind == "O" and column.map(lambda v: v is None or isinstance(v, str)).all()
-    ):
-        text = pa.array(column.astype(object), type=pa.large_string(), from_pandas=True)
+    if isinstance(dtype, pd.StringDtype):  # Arrow-backed text: no Python objects
+        text = pc.cast(pa.array(column, from_pandas=True), pa.large_string())
+    elif dtype.kind == "O" and pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):
+        text = pa.array(column, type=pa.large_string(), from_pandas=True)
     elif pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
         text = pc.cast(pa.array(column, from_pandas=True), pa.large_string())
     elif pd.api.types.is_float_dtype(dtype) and isinstance(dtype, np.dtype):
