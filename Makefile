@@ -37,10 +37,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
 
-# Debian packages the full test suite and PDF reports need (run as root).
+# Debian packages the full test suite, PDF reports and `make bench` (the sqlite3 shell) need
+# (run as root).
 system-deps:
 	apt-get update -qq
-	apt-get install -y -qq postgresql libpango-1.0-0 libpangoft2-1.0-0 \
+	apt-get install -y -qq postgresql sqlite3 libpango-1.0-0 libpangoft2-1.0-0 \
 		libharfbuzz-subset0 fonts-dejavu-core poppler-utils
 
 clean-demo:
