@@ -155,6 +155,39 @@ class StoppingRule:
             hit &= events["serious"].astype("boolean").fillna(False).astype(bool)
         return (hit | derived_hit).rename(self.name)
 
+    def matches_event(self, event: Mapping[str, Any]) -> bool:
+        """``matches_events`` for one event given as a mapping of the same columns (a test
+        checks that the two agree); used where pandas is not loaded (`aewatch status`)."""
+        name = _text(event.get("derived"))
+        is_derived = bool(name)
+        if not self.site_reported or is_derived:
+            return is_derived and name in self.derived
+        grade = _number(event.get("grade"))
+        if grade is None or grade < self.min_grade:
+            return False
+        if not self._attributed_one(event):
+            return False
+        if self.terms and _text(event.get("ctcae_term")).casefold() not in _folded(self.terms):
+            return False
+        if self.socs and _text(event.get("ctcae_soc")).casefold() not in _folded(self.socs):
+            return False
+        return not (self.serious_only and not _flag(event.get("serious")))
+
+    def _attributed_one(self, event: Mapping[str, Any]) -> bool:
+        def related(column: str) -> bool:
+            word = _text(event.get(column)).lower()
+            if word in self.attribution:
+                return True
+            return self.missing_attribution == "related" and word not in RELATIONS
+
+        if self.attribution_to == "rt":
+            return related("rt_relation")
+        if self.attribution_to == "systemic":
+            return related("systemic_relation")
+        if self.attribution_to == "either":
+            return related("rt_relation") or related("systemic_relation")
+        return related("rt_relation") and related("systemic_relation")
+
     def _attributed(self, events: pd.DataFrame) -> pd.Series:
         def related(column: str) -> pd.Series:
             words = events[column].astype("string").str.strip().str.lower()
@@ -183,6 +216,38 @@ EVENT_COLUMNS = (
     "systemic_relation",
     "serious",
 )
+
+
+def _text(value: Any) -> str:
+    """A cell as stripped text; missing (None, NaN, NA) as ""."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    try:
+        if value != value:  # pandas NA / NaT
+            return ""
+    except (TypeError, ValueError):
+        return ""
+    return str(value).strip()
+
+
+def _number(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if number != number else number
+
+
+def _flag(value: Any) -> bool:
+    if value is None or (isinstance(value, float) and value != value):
+        return False
+    return bool(value)
+
+
+def _folded(allowed: Sequence[str]) -> set[str]:
+    return {a.casefold() for a in allowed}
 
 
 def _in_casefolded(column: pd.Series, allowed: Sequence[str]) -> pd.Series:
