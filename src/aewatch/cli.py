@@ -226,36 +226,27 @@ def quarantine_list(
 
     Example: aewatch quarantine list --kind pending
     """
-    from sqlalchemy import select
-
-    from aewatch.models import QuarantineEntry
+    from aewatch.dbapi import connect
     from aewatch.output import emit
 
-    runtime = open_runtime()
-    query = select(QuarantineEntry).order_by(QuarantineEntry.id).limit(limit)
-    if kind:
-        query = query.where(QuarantineEntry.kind == kind)
+    settings = load_settings_or_exit()
+    where, params = [], {"limit": limit}
+    for column, value in (("kind", kind), ("file_name", file)):
+        if value:
+            where.append(f"{column} = :{column}")
+            params[column] = value
     if state != "all":
-        query = query.where(QuarantineEntry.state == state)
-    if file:
-        query = query.where(QuarantineEntry.file_name == file)
-    with runtime.sessions() as session:
-        entries = session.scalars(query).all()
-    rows = [
-        {
-            "id": e.id,
-            "kind": e.kind,
-            "state": e.state,
-            "file": e.file_name,
-            "row": e.row_number,
-            "domain": e.domain,
-            "subject": e.subject_id,
-            "field": e.field,
-            "value": e.value,
-            "reason": e.reason,
-        }
-        for e in entries
-    ]
+        where.append("state = :state")
+        params["state"] = state
+    sql = (
+        "SELECT id, kind, state, file_name, row_number, domain, subject_id, field, value,"
+        " reason FROM quarantine"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY id LIMIT :limit"
+    )
+    names = ["id", "kind", "state", "file", "row", "domain", "subject", "field", "value", "reason"]
+    with connect(settings.database_url) as db:  # the driver alone: no ORM start-up
+        rows = [dict(zip(names, row, strict=True)) for row in db.rows(sql, params)]
     emit(
         rows,
         ["id", "kind", "state", "file", "row", "domain", "subject", "field", "value", "reason"],
