@@ -41,6 +41,7 @@ R_TOXBDRY = "suppressMessages(library(clinfun)); print(toxbdry(0.15, 0.30, 1:36,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--only", default="", help="time only commands containing this text")
     options = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="aewatch-bench-startup-"))
     env = {
@@ -59,6 +60,8 @@ def main() -> None:
         print(f"# floor: {sys.executable} -c pass; {options.runs} alternate runs each")
         floor = lambda: wall([sys.executable, "-c", "pass"], env)  # noqa: E731
         for args, goal in READ_ONLY:
+            if options.only not in " ".join(args):
+                continue
             floors, tasks = paired(floor, lambda a=args: wall(aewatch(*a), env), options.runs)
             print(ratio_line("aewatch " + " ".join(args)[:50], floors, tasks, goal), flush=True)
         rscript = shutil.which("Rscript")
