@@ -37,11 +37,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
 
-# Debian packages the full test suite and PDF reports need (run as root); Chromium and
-# its driver run the browser tests of `aewatch serve`.
+# Debian packages the full test suite (PostgreSQL; Chromium and its driver for the browser
+# tests of `aewatch serve`), PDF reports and `make bench` (the sqlite3 shell) need (run as root).
 system-deps:
 	apt-get update -qq
-	apt-get install -y -qq postgresql libpango-1.0-0 libpangoft2-1.0-0 \
+	apt-get install -y -qq postgresql sqlite3 libpango-1.0-0 libpangoft2-1.0-0 \
 		libharfbuzz-subset0 fonts-dejavu-core poppler-utils chromium chromium-driver
 
 clean-demo:

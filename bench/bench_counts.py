@@ -1,9 +1,12 @@
-"""Benchmark: `aewatch counts` on a SQLite database of 100,000 AEs must answer in < 1 s wall.
+"""`aewatch counts` on a SQLite database of 100,000 AEs, whole process, against the
+``sqlite3`` shell running the same SQL (every statement the command runs, parameters
+inlined) on the same file, timed alternately. Goal: `counts --by term` at most 2 × the
+shell. Also prints each command's ratio to a bare interpreter.
 
-Builds a synthetic trial with bulk inserts (reused by bench_report.py), then times the
-real command as a subprocess, start-up included, several times, and prints figures.
+Builds a synthetic trial with bulk inserts (reused by bench_report.py). Needs the
+``sqlite3`` shell (Debian package sqlite3; `make system-deps`). Prints; asserts nothing.
 
-    .venv/bin/python bench/bench_counts.py [--aes 100000] [--patients 2000] [--runs 5]
+    .venv/bin/python bench/bench_counts.py [--aes 100000] [--patients 2000] [--runs 9]
 """
 
 from __future__ import annotations
@@ -12,15 +15,14 @@ import argparse
 import os
 import random
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from harness import REPO, aewatch, machine, paired, ratio_line, wall
+
 CONFIG = REPO / "config" / "nct06261047.toml"
 TERMS = (
     ("Investigations", "Alanine aminotransferase increased"),
@@ -265,78 +267,72 @@ def build_synthetic_db(
     return trial_pk
 
 
-def counts_command() -> list[str]:
-    """The real `aewatch counts`: the console script if it has the command, else a tiny app."""
-    script = Path(sys.executable).with_name("aewatch")
-    if script.exists():
-        probe = subprocess.run([str(script), "counts", "--help"], capture_output=True)
-        if probe.returncode == 0:
-            return [str(script), "counts"]
-    program = (
-        "import typer; from aewatch.commands.reports import register; "
-        "app = typer.Typer(); app.callback()(lambda: None); register(app); app()"
-    )
-    return [sys.executable, "-c", program, "counts"]
+def statements(url: str, args: list[str]) -> str:
+    """The SQL `aewatch counts ARGS` runs, with its parameters inlined, for the shell."""
+    import sqlite3
 
+    from aewatch.commands.reports import parse_as_of
+    from aewatch.config import load_settings
+    from aewatch.dbapi import connect
+    from aewatch.reports.sql_counts import counts_document
 
-def config_without_rules(folder: Path) -> Path:
-    """The trial config minus [[stopping_rule]]: parsing rules imports scipy (~0.5 s), which
-    is start-up cost outside `counts`; timing both shows how much is the command's own."""
-    kept, skipping = [], False
-    for line in CONFIG.read_text(encoding="utf-8").splitlines():
-        if line.startswith("["):
-            skipping = line.strip() == "[[stopping_rule]]"
-        if not skipping:
-            kept.append(line)
-    path = folder / "no-rules.toml"
-    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
-    return path
-
-
-def time_counts(url: str, args: list[str], runs: int, config: Path = CONFIG) -> list[float]:
-    env = {**os.environ, "AEWATCH_DATABASE_URL": url, "AEWATCH_CONFIG": str(config)}
-    timings = []
-    for _ in range(runs):
-        begin = time.perf_counter()
-        done = subprocess.run([*counts_command(), *args], env=env, capture_output=True, text=True)
-        timings.append(time.perf_counter() - begin)
-        if done.returncode != 0:
-            raise SystemExit(f"counts failed: {done.stderr}")
-    return timings
+    options = dict(zip(args[::2], args[1::2], strict=False))
+    settings = load_settings(CONFIG, env={})
+    seen: list[str] = []
+    with connect(url) as db:
+        assert isinstance(db.connection, sqlite3.Connection)
+        db.connection.set_trace_callback(seen.append)
+        counts_document(
+            db,
+            settings.trial.id,
+            by=options.get("--by", "term"),
+            min_grade=int(options["--min-grade"]) if "--min-grade" in options else None,
+            related=options.get("--related"),
+            as_of=parse_as_of(options.get("--as-of")),
+        )
+    return ";\n".join(s for s in seen if not s.startswith("PRAGMA")) + ";\n"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--aes", type=int, default=100_000)
     parser.add_argument("--patients", type=int, default=2_000)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=9)
     options = parser.parse_args(argv)
+    shell = shutil.which("sqlite3")
+    if shell is None:
+        raise SystemExit("the sqlite3 shell is needed (apt-get install sqlite3; make system-deps)")
     folder = Path(tempfile.mkdtemp(prefix="aewatch-bench-"))
-    url = f"sqlite:///{folder / 'bench.sqlite'}"
+    database = folder / "bench.sqlite"
+    url = f"sqlite:///{database}"
+    env = {**os.environ, "AEWATCH_DATABASE_URL": url, "AEWATCH_CONFIG": str(CONFIG)}
     try:
         begin = time.perf_counter()
         build_synthetic_db(url, options.patients, options.aes)
+        print(machine())
         print(
-            f"built {options.aes:,} AEs / {options.patients:,} patients in "
-            f"{time.perf_counter() - begin:.1f} s ({' '.join(counts_command()[:1])})"
+            f"# built {options.aes:,} AEs / {options.patients:,} patients in "
+            f"{time.perf_counter() - begin:.1f} s; floors: the sqlite3 shell running the same"
+            f" SQL, and {sys.executable} -c pass"
         )
         cases = (
-            ["--format", "json"],
-            ["--by", "soc"],
-            ["--min-grade", "3", "--related", "rt", "--format", "csv"],
-            ["--as-of", "2025-06-30", "--format", "json"],
+            (["--by", "term", "--format", "json"], 2.0),
+            (["--by", "soc", "--format", "json"], None),
+            (["--by", "subject", "--min-grade", "3", "--related", "rt", "--format", "json"], None),
+            (["--by", "term", "--as-of", "2025-06-30", "--format", "json"], None),
         )
-        no_rules = config_without_rules(folder)
-        for label, config in (("trial config", CONFIG), ("config without rules", no_rules)):
-            print(f"-- {label}")
-            for args in cases:
-                timings = time_counts(url, args, options.runs, config)
-                verdict = "OK" if max(timings) < 1.0 else "SLOW"
-                print(
-                    f"aewatch counts {' '.join(args):40s} median "
-                    f"{statistics.median(timings):.3f} s  max {max(timings):.3f} s  "
-                    f"[{verdict} < 1 s]"
-                )
+        bare = lambda: wall([sys.executable, "-c", "pass"], env)  # noqa: E731
+        for args, goal in cases:
+            sql = statements(url, args[:-2])
+            script = folder / "counts.sql"
+            script.write_text(sql, encoding="utf-8")
+            raw = lambda s=script: wall([shell, str(database), f".read {s}"])  # noqa: E731
+            command = lambda a=args: wall(aewatch("counts", *a), env)  # noqa: E731
+            floors, tasks = paired(raw, command, options.runs)
+            label = "counts " + " ".join(args[:-2])
+            print(ratio_line(label + " / sqlite3", floors, tasks, goal), flush=True)
+            floors, tasks = paired(bare, command, max(3, options.runs // 3))
+            print(ratio_line(label + " / python -c pass", floors, tasks, 10.0), flush=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -75,3 +76,38 @@ def test_the_console_script_starts_without_heavy_imports() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+READ_ONLY = [
+    ["boundary", "--method", "pocock", "--p0", "0.15", "--p1", "0.3", "--n", "36",
+     "--alpha", "0.1"],
+    ["rules"],
+    ["config"],
+    ["status"],
+    ["alerts", "list"],
+    ["counts", "--by", "term"],
+    ["quarantine", "list"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("args", READ_ONLY, ids=lambda a: " ".join(a[:2]))
+def test_read_only_commands_import_no_heavy_library(
+    args: list[str], env: dict[str, str]
+) -> None:
+    """What a person types to look at the trial starts fast: no pandas, SciPy, NumPy,
+    matplotlib or SQLAlchemy on its path (the database is read through the driver)."""
+    assert invoke(env, "init")[0] == 0
+    code = (
+        "import atexit, sys\n"
+        "heavy = ('pandas', 'scipy', 'numpy', 'matplotlib', 'sqlalchemy', 'pydantic')\n"
+        "atexit.register(lambda: sys.stderr.write('HEAVY:' + ','.join("
+        "m for m in heavy if m in sys.modules) + '\\n'))\n"
+        "from aewatch.cli import main\n"
+        f"sys.argv = ['aewatch', *{args!r}]\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}
+    )
+    assert done.returncode == 0, done.stderr
+    assert "HEAVY:\n" in done.stderr, done.stderr[-500:]

@@ -60,22 +60,30 @@ def _global(
     )
 
 
-def open_runtime(*, migrate: bool = False) -> Any:
-    """Settings + database, with config errors shown as one clear line (exit 2)."""
-    from aewatch.config import ConfigError
-    from aewatch.runtime import open_runtime as _open
+def load_settings_or_exit() -> Any:
+    """The settings alone (no database, no SQLAlchemy), config errors as one line (exit 2)."""
+    from aewatch.config import ConfigError, load_settings
 
     try:
-        runtime = _open()
+        return load_settings()
     except ConfigError as exc:
         typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from exc
+
+
+def open_runtime(*, migrate: bool = False) -> Any:
+    """Settings + database, with config errors shown as one clear line (exit 2)."""
+    from aewatch.runtime import open_runtime as _open
+
+    runtime = _open(settings=load_settings_or_exit())
     if migrate:  # commands that write data: also build every stopping boundary now
         from aewatch.migrate import upgrade
         from aewatch.safety.rules import check_boundaries
 
         try:
-            check_boundaries(runtime.settings.stopping_rules)
+            check_boundaries(
+                runtime.settings.stopping_rules, cache=runtime.settings.boundary_cache, write=True
+            )
         except ValueError as exc:
             typer.secho(
                 f"configuration error: {runtime.settings.source_path}: {exc}",
@@ -227,36 +235,27 @@ def quarantine_list(
 
     Example: aewatch quarantine list --kind pending
     """
-    from sqlalchemy import select
-
-    from aewatch.models import QuarantineEntry
+    from aewatch.dbapi import connect
     from aewatch.output import emit
 
-    runtime = open_runtime()
-    query = select(QuarantineEntry).order_by(QuarantineEntry.id).limit(limit)
-    if kind:
-        query = query.where(QuarantineEntry.kind == kind)
+    settings = load_settings_or_exit()
+    where, params = [], {"limit": limit}
+    for column, value in (("kind", kind), ("file_name", file)):
+        if value:
+            where.append(f"{column} = :{column}")
+            params[column] = value
     if state != "all":
-        query = query.where(QuarantineEntry.state == state)
-    if file:
-        query = query.where(QuarantineEntry.file_name == file)
-    with runtime.sessions() as session:
-        entries = session.scalars(query).all()
-    rows = [
-        {
-            "id": e.id,
-            "kind": e.kind,
-            "state": e.state,
-            "file": e.file_name,
-            "row": e.row_number,
-            "domain": e.domain,
-            "subject": e.subject_id,
-            "field": e.field,
-            "value": e.value,
-            "reason": e.reason,
-        }
-        for e in entries
-    ]
+        where.append("state = :state")
+        params["state"] = state
+    sql = (
+        "SELECT id, kind, state, file_name, row_number, domain, subject_id, field, value,"
+        " reason FROM quarantine"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY id LIMIT :limit"
+    )
+    names = ["id", "kind", "state", "file", "row", "domain", "subject", "field", "value", "reason"]
+    with connect(settings.database_url) as db:  # the driver alone: no ORM start-up
+        rows = [dict(zip(names, row, strict=True)) for row in db.rows(sql, params)]
     emit(
         rows,
         ["id", "kind", "state", "file", "row", "domain", "subject", "field", "value", "reason"],
@@ -275,9 +274,9 @@ def show_config(fmt: FormatOption = "json") -> None:
     from aewatch.config import describe
     from aewatch.output import emit
 
-    runtime = open_runtime()
-    view = describe(runtime.settings)
-    view["stopping_rules"] = [getattr(r, "name", str(r)) for r in runtime.settings.stopping_rules]
+    settings = load_settings_or_exit()
+    view = describe(settings)
+    view["stopping_rules"] = [getattr(r, "name", str(r)) for r in settings.stopping_rules]
     emit([], fmt="json", json_document=view)
 
 
@@ -303,10 +302,12 @@ def main() -> None:
     try:
         app()
     except Exception as exc:
-        if type(exc).__module__.startswith("sqlalchemy"):
+        if type(exc).__module__.startswith(("sqlalchemy", "sqlite3", "psycopg", "aewatch.dbapi")):
             hint = (
                 "run `aewatch init` first"
-                if "no such table" in str(exc) or ("does not exist" in str(exc))
+                if "no such table" in str(exc)
+                or "does not exist" in str(exc)
+                or "no database at" in str(exc)
                 else "check AEWATCH_DATABASE_URL and the server"
             )
             sys.stderr.write(f"database error: {str(exc).splitlines()[0]} ({hint})\n")

@@ -185,6 +185,11 @@ class Settings:
     def data_dir(self) -> Path:
         return Path(self.worker.data_dir)
 
+    @property
+    def boundary_cache(self) -> Path:
+        """Where built stopping boundaries are kept (``aewatch.safety.boundary_cache``)."""
+        return self.data_dir / "boundaries"
+
 
 _SECTIONS: dict[str, type] = {
     "trial": TrialSettings,

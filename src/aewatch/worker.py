@@ -58,7 +58,9 @@ class Worker:
     ) -> None:
         from aewatch.safety.rules import check_boundaries
 
-        check_boundaries(settings.stopping_rules)  # a bad design fails before any data is read
+        # Built once per design and filed, so a restart reads them back; a bad design
+        # fails here, before any data is read.
+        check_boundaries(settings.stopping_rules, cache=settings.boundary_cache, write=True)
         self.settings = settings
         self.sessions = sessions
         self.clock = clock

@@ -28,6 +28,7 @@ def cli(
     runtime = Runtime(settings=settings, engine=engine, sessions=sessions, clock=clock)
     monkeypatch.setattr(runtime, "close", lambda: None)
     monkeypatch.setattr(report_commands, "_open_runtime", lambda: runtime)
+    monkeypatch.setattr(report_commands, "_settings", lambda: settings)
     app = typer.Typer()
     app.callback()(lambda: None)
     report_commands.register(app)

@@ -82,25 +82,17 @@ def list_alerts(
 
     Example: aewatch alerts list --status unacknowledged
     """
-    from sqlalchemy import select
-
-    from aewatch.models import Alert
+    from aewatch.alerts.listing import list_alerts as read_alerts
+    from aewatch.cli import load_settings_or_exit
+    from aewatch.dbapi import connect
     from aewatch.output import emit
 
     if status not in STATUSES:
         typer.secho(f"--status must be one of {', '.join(STATUSES)}", err=True, fg="red")
         raise typer.Exit(2)
-    runtime = _runtime()
-    query = select(Alert).order_by(Alert.id.desc()).limit(limit)
-    if status == "unacknowledged":
-        query = query.where(Alert.requires_ack.is_(True), Alert.acknowledged_at.is_(None))
-    elif status != "all":
-        query = query.where(Alert.status == status)
-    if kind:
-        query = query.where(Alert.kind == kind)
-    with runtime.sessions() as session:
-        rows = [_summary(row) for row in session.scalars(query)]
-    runtime.close()
+    settings = load_settings_or_exit()
+    with connect(settings.database_url) as db:  # the driver alone: no ORM start-up
+        rows = [_summary(row) for row in read_alerts(db, status, kind, limit)]
     emit(rows, COLUMNS, fmt=fmt, title=f"alerts ({status})")
 
 

@@ -2,7 +2,8 @@
 
 Thin on purpose: parse options, call ``aewatch.reports``, print. pandas, SQLAlchemy and
 the models are imported inside the commands, so `aewatch --help` and every other
-command start fast, and `counts` on 100,000 AEs stays under a second.
+command start fast. `counts` imports neither: the database aggregates
+(``reports.sql_counts``) and the driver is used directly (``aewatch.dbapi``).
 """
 
 from __future__ import annotations
@@ -42,28 +43,27 @@ def counts(
     if related is not None:
         _check_choice("--related", related, RELATED_CHOICES)
     _check_choice("--format", fmt, ("table", "csv", "json"))
-    from aewatch.reports.counting import count_adverse_events, trial_pk_for
-    from aewatch.reports.tables import EventFilter
+    from aewatch.dbapi import connect
+    from aewatch.reports.sql_counts import counts_document
 
-    selection = EventFilter(
-        min_grade=min_grade, related=related, serious=serious, since=_parse_day(since, "--since")
-    )
-    runtime = _open_runtime()
-    try:
-        with runtime.sessions() as session:
-            result = count_adverse_events(
-                session,
-                trial_pk_for(session, runtime.settings.trial.id),
-                by=by,
-                selection=selection,
-                as_of=parse_as_of(as_of),
-                safety_population=runtime.settings.trial.safety_population,
-            )
-    finally:
-        runtime.close()
-    document = result.document()
+    since_day = _parse_day(since, "--since")
+    cut = parse_as_of(as_of)
+    settings = _settings()
+    with connect(settings.database_url) as db:
+        document = counts_document(
+            db,
+            settings.trial.id,
+            by=by,
+            min_grade=min_grade,
+            related=related,
+            serious=serious,
+            since=since_day,
+            as_of=cut,
+            safety_population=settings.trial.safety_population,
+        )
     rows = [_flat_row(row) for row in document["counts"]]  # type: ignore[attr-defined]
-    title = f"Safety population: {result.population_n} patients (by patient at worst grade)"
+    population_n = document["safety_population"]
+    title = f"Safety population: {population_n} patients (by patient at worst grade)"
     _emit(rows, fmt, title=title, json_document=document)
 
 
@@ -210,6 +210,13 @@ def _emit(
 
     columns = list(rows[0]) if rows else None
     emit(rows, columns, fmt=fmt, title=title, json_document=json_document)
+
+
+def _settings() -> Any:
+    """The trial settings alone: `counts` needs no SQLAlchemy engine."""
+    from aewatch.cli import load_settings_or_exit
+
+    return load_settings_or_exit()
 
 
 def _open_runtime() -> Any:

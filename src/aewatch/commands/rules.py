@@ -1,7 +1,8 @@
 """`aewatch boundary`: design a toxicity stopping boundary and its exact OC, no database.
 
-Thin: parse options, call ``aewatch.safety.boundaries`` / ``operating``, print. numpy,
-scipy and pandas are imported inside the command so ``aewatch --help`` stays fast.
+Thin: parse options, call ``aewatch.safety.boundaries`` / ``operating``, print. The
+boundary arithmetic is plain Python (``safety.exact``): the command imports neither
+NumPy, SciPy nor pandas, so it starts in a few times a bare interpreter's time.
 ``boundary_table_rows`` is shared with ``aewatch rules``/``status`` and the DSMB report.
 """
 

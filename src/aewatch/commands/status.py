@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 import typer
@@ -24,11 +25,18 @@ def register(app: typer.Typer) -> None:
 
         Example: aewatch status --what-if 2
         """
-        from aewatch.cli import open_runtime
+        from aewatch.cli import load_settings_or_exit
+        from aewatch.clock import SystemClock
         from aewatch.output import emit
+        from aewatch.safety.rules import check_boundaries
 
-        runtime = open_runtime()
-        rows = current_status(runtime, what_if)
+        settings = load_settings_or_exit()
+        try:  # read back what the daemon built; build what it has not
+            check_boundaries(settings.stopping_rules, cache=settings.boundary_cache)
+        except ValueError as exc:
+            typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(2) from exc
+        rows = current_status(SimpleNamespace(settings=settings, clock=SystemClock()), what_if)
         columns = [
             "rule",
             "state",
@@ -56,10 +64,16 @@ def register(app: typer.Typer) -> None:
 
         Example: aewatch rules --format json
         """
-        from aewatch.cli import open_runtime
+        from aewatch.cli import load_settings_or_exit
+        from aewatch.safety.rules import check_boundaries
 
-        runtime = open_runtime()
-        documents = [rule_document(rule) for rule in runtime.settings.stopping_rules]
+        settings = load_settings_or_exit()
+        try:  # read back what the daemon built; build what it has not
+            check_boundaries(settings.stopping_rules, cache=settings.boundary_cache)
+        except ValueError as exc:
+            typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(2) from exc
+        documents = [rule_document(rule) for rule in settings.stopping_rules]
         if fmt == "json":
             from aewatch.output import emit
 
@@ -103,34 +117,35 @@ def rule_document(rule: Any) -> dict[str, Any]:
 
 
 def current_status(runtime: Any, what_if: int | None = None) -> list[dict[str, Any]]:
-    """Evaluate each rule on the data as it stands (read-only) and add its last change."""
-    import pandas as pd
-    from sqlalchemy import select
+    """Evaluate each rule on the data as it stands (read-only) and add its last change.
 
-    from aewatch.models import RuleStatusRecord
-    from aewatch.safety.evaluation import evaluate_rule
+    ``runtime`` needs ``settings`` and ``clock``: the data is read through the DB-API
+    driver (``store.status_reads``) and evaluated without pandas, so the command starts
+    fast.
+    """
+    from aewatch.dbapi import connect
+    from aewatch.safety.evaluation import evaluate_rows
     from aewatch.safety.evaluation import what_if as would_cross
-    from aewatch.store.rule_inputs import load_events, load_patients
+    from aewatch.store import status_reads
 
+    settings = runtime.settings
     now = runtime.clock.now()
+    rules = settings.stopping_rules
+    site_reported = [rule.min_grade for rule in rules if rule.site_reported]
+    with connect(settings.database_url) as db:
+        trial = status_reads.trial_pk(db, settings.trial.id)
+        patients = status_reads.load_patients(db, trial) if trial is not None else []
+        events = (
+            status_reads.load_events(db, trial, min(site_reported, default=6))
+            if trial is not None
+            else []
+        )
+        history = status_reads.load_history(db, trial) if trial is not None else []
     rows = []
-    with runtime.sessions() as session, session.begin():
-        trial_pk = runtime.trial_pk(session)
-        patients = load_patients(session, trial_pk)
-        events = load_events(session, trial_pk)
-        history = session.execute(
-            select(
-                RuleStatusRecord.rule_name,
-                RuleStatusRecord.state,
-                RuleStatusRecord.previous_state,
-                RuleStatusRecord.evaluated_at,
-            )
-            .where(RuleStatusRecord.trial_pk == trial_pk)
-            .order_by(RuleStatusRecord.id)
-        ).all()
-    for rule in runtime.settings.stopping_rules:
-        state = evaluate_rule(rule, patients, events, pd.Timestamp(now))
-        changes = [h for h in history if h.rule_name == rule.name and h.state != h.previous_state]
+    for rule in rules:
+        onsets = [(e["subject_id"], e["onset"]) for e in events if rule.matches_event(e)]
+        state = evaluate_rows(rule, patients, onsets, now)
+        changes = [h for h in history if h[0] == rule.name and h[1] != h[2]]
         row: dict[str, Any] = {
             "rule": rule.name,
             "state": state.state,
@@ -138,7 +153,7 @@ def current_status(runtime: Any, what_if: int | None = None) -> list[dict[str, A
             "toxic_n": state.toxic_n,
             "stop_at": state.stop_at,
             "cushion": state.cushion,
-            "last_change": _iso(changes[-1].evaluated_at) if changes else None,
+            "last_change": _iso(changes[-1][3]) if changes else None,
             "toxic_subjects": list(state.toxic_subjects),
             "pending_subjects": list(state.pending_subjects),
             "crossed_at_n": state.crossed_at_n,

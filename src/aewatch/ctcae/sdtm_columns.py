@@ -16,9 +16,20 @@ def normalise_testcd(code: object) -> str:
 
 
 def numeric_column(frame: pd.DataFrame, column: str) -> npt.NDArray[np.float64]:
+    """The column as floats (unparseable text as NaN). Text columns are parsed once per
+    distinct value: lab exports repeat their ranges and many of their results."""
     if column not in frame.columns:
         return np.full(len(frame), np.nan)
-    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    values = frame[column]
+    if pd.api.types.is_numeric_dtype(values.dtype) or len(values) < 1000:
+        return _to_float(values)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    parsed = np.append(_to_float(pd.Series(uniques)), np.nan)  # code -1 reads the NaN
+    return parsed[codes]
+
+
+def _to_float(values: pd.Series) -> npt.NDArray[np.float64]:
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def factor_codes(values: pd.Series) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.object_]]:

@@ -52,9 +52,9 @@ def read_sdtm(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
 
         frame, _meta = pyreadstat.read_xport(str(p))
     elif suffix == ".csv":
-        frame = pd.read_csv(
-            p, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
-        )
+        from aewatch.ctcae.csv_io import read_text_csv
+
+        frame = read_text_csv(p)
     else:
         raise ValueError(f"{p.name}: expected a .xpt or .csv SDTM file")
     frame.columns = [str(c).strip().upper() for c in frame.columns]
@@ -73,11 +73,14 @@ def _reference_start(dm: pd.DataFrame | None) -> pd.Series | None:
     return pd.Series(ref["RFXSTDTC"].to_numpy(), index=ref["USUBJID"].to_numpy())
 
 
-def grade_lab_frame(lb: pd.DataFrame, dm: pd.DataFrame | None = None) -> pd.DataFrame:
-    """``lb`` plus the five TOX* columns (the in-memory half of ``grade_lab_file``)."""
+def grade_lab_frame(
+    lb: pd.DataFrame, dm: pd.DataFrame | None = None, *, in_place: bool = False
+) -> pd.DataFrame:
+    """``lb`` plus the five TOX* columns (the in-memory half of ``grade_lab_file``);
+    ``in_place`` adds them to ``lb`` itself instead of a copy (a million rows)."""
     baseline = derive_baseline(lb, _reference_start(dm))
     grades = grade_labs(lb, baseline)
-    out = lb.copy()
+    out = lb if in_place else lb.copy()
     out["TOXTERML"] = grades["tox_term_low"].astype(object).to_numpy()
     out["TOXGRL"] = grades["tox_grade_low"].array
     out["TOXTERMH"] = grades["tox_term_high"].astype(object).to_numpy()
@@ -135,7 +138,9 @@ def write_output(frame: pd.DataFrame, out_path: Path) -> None:
     """Write by extension: .csv (grades as plain digits), .xlsx, or .xpt (SAS V5)."""
     suffix = out_path.suffix.lower()
     if suffix == ".csv":
-        frame.to_csv(out_path, index=False)
+        from aewatch.ctcae.csv_io import write_csv
+
+        write_csv(frame, out_path)  # the bytes of frame.to_csv(out_path, index=False)
     elif suffix == ".xlsx":
         frame.to_excel(out_path, index=False)
     elif suffix == ".xpt":
@@ -163,7 +168,7 @@ def grade_lab_file(
     """Grade an SDTM LB export (.xpt/.csv; a list of files is stacked) and write it out."""
     lb = read_sdtm(lb_path)
     dm = read_sdtm(dm_path) if dm_path is not None else None
-    graded = grade_lab_frame(lb, dm)
+    graded = grade_lab_frame(lb, dm, in_place=True)
     out = Path(out_path)
     write_output(graded, out)
     return summarise(graded, out)

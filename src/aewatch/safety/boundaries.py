@@ -8,11 +8,12 @@ converts (stopping_rules.md §1, pitfall 1). Methods:
 * ``pocock`` / ``obrien_fleming`` — Ivanova, Qaqish & Schell (2005) repeated significance
   testing, ported line by line from ``clinfun::toxbdry`` 1.1.5 (§2), including its
   bracketing search, so published clinfun vectors are reproduced exactly.
-* ``bayesian`` — Thall, Simon & Estey (1995) style posterior rule, exact incomplete beta (§4).
+* ``bayesian`` — Thall, Simon & Estey (1995) style posterior rule, exact Beta tail (§4).
 * ``fixed`` — "stop if >= k toxicities among the first m" (§5).
 
 The integer table is the rule (pitfall 6/7): compute it at configuration time and
-compare integers at run time.
+compare integers at run time. The probabilities come from ``exact`` (plain Python,
+correctly rounded), so building a boundary imports neither NumPy nor SciPy.
 """
 
 from __future__ import annotations
@@ -21,20 +22,19 @@ import bisect
 import hashlib
 import itertools
 import json
+import math
+import numbers
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-import numpy as np
-from scipy.special import ndtr, ndtri
-from scipy.stats import beta as beta_dist
-from scipy.stats import binom
-
+from aewatch.safety.exact import BinomialCdf, beta_sf, ndtr, ndtri
 from aewatch.safety.methods import METHODS, canonical_method  # noqa: F401 (re-exported)
 from aewatch.safety.operating import crossing_by_look
 
-_EPS = float(np.finfo(float).eps)
+_EPS = sys.float_info.epsilon
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ class Boundary:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
+    if type(value).__module__ == "numpy":  # a NumPy scalar given by a caller
         return value.item()
     return value
 
@@ -196,19 +196,19 @@ def toxbdry(
     if priority not in ("null", "alt"):
         raise ValueError("priority must be 'null' or 'alt'")
     null = priority == "null"
-    n = np.asarray(looks)
-    shrink = (n / n[-1]) ** delta
-    quantile = _QBinomUpper(n, p_lo)
+    shrink = [(n / looks[-1]) ** delta for n in looks]
+    quantile = _QBinomUpper(looks, p_lo)
     target = cp0 if null else cp1
     p_star = p_lo if null else p_hi
 
-    def boundary_for(alpha: float) -> np.ndarray:
+    def boundary_for(alpha: float) -> list[int]:
         if not 0.0 < alpha < 1.0:
             raise ValueError(f"calibration left (0, 1): nominal level {alpha}")
-        return quantile(1.0 - ndtr(ndtri(alpha) / shrink))
+        z = ndtri(alpha)
+        return quantile([1.0 - ndtr(z / s) for s in shrink])
 
-    def cross(r: np.ndarray, p: float = p_star) -> float:
-        return float(crossing_by_look(looks, r, [p]).sum())
+    def cross(r: Sequence[int], p: float = p_star) -> float:
+        return math.fsum(crossing_by_look(looks, r, [p])[0])
 
     # level_0/level_1 record the nominal level that produced r0/r1: after clinfun's
     # quirky swaps alpha0/alpha1 may no longer be that level.
@@ -230,7 +230,7 @@ def toxbdry(
         r1 = boundary_for(alpha1)
         c1 = cross(r1)
     iteration = 0
-    while int((r0 - r1).sum()) > 1 and iteration <= niter:
+    while sum(a - b for a, b in zip(r0, r1, strict=True)) > 1 and iteration <= niter:
         iteration += 1
         if alpha1 - alpha0 > 0.01 or c1 == c0:
             alpha = (alpha1 + alpha0) / 2
@@ -262,23 +262,24 @@ class _QBinomUpper:
     """R's ``qbinom(q, n_k, p)`` for a vector of looks: smallest r with cdf(r) >= q.
 
     Mirrors R's fuzz (q·(1 − 64·eps)) and its early return of n when q + 1.01·eps >= 1
-    (pitfall 8). The cdf tables are built once per design.
+    (pitfall 8). Each look's cdf is exact (``exact.BinomialCdf``), built once per design
+    and only as far up as the searches reach.
     """
 
-    def __init__(self, looks: np.ndarray, p: float) -> None:
-        width = int(looks[-1]) + 1
-        counts = np.arange(width)
-        table = binom.cdf(counts[None, :], looks[:, None], p)
-        table[counts[None, :] > looks[:, None]] = np.inf
-        self.looks = looks
-        self.table = table
+    def __init__(self, looks: Sequence[int], p: float) -> None:
+        self.looks = tuple(int(n) for n in looks)
+        self.cdfs = [BinomialCdf(n, p) for n in self.looks]
 
-    def __call__(self, q: np.ndarray) -> np.ndarray:
-        q = np.broadcast_to(np.asarray(q, dtype=float), self.looks.shape)
-        fuzzed = q * (1 - 64 * _EPS)
-        found = (self.table >= fuzzed[:, None]).argmax(axis=1)
-        found = np.where(q + 1.01 * _EPS >= 1.0, self.looks, found)
-        return np.where(q <= 0.0, 0, found).astype(int)
+    def __call__(self, q: Sequence[float]) -> list[int]:
+        return [self._one(cdf, float(qk)) for cdf, qk in zip(self.cdfs, q, strict=True)]
+
+    @staticmethod
+    def _one(cdf: BinomialCdf, q: float) -> int:
+        if q <= 0.0:
+            return 0
+        if q + 1.01 * _EPS >= 1.0:
+            return cdf.n
+        return cdf.quantile(q * (1 - 64 * _EPS))
 
 
 def _repeated_significance(
@@ -374,11 +375,10 @@ def _r_to_b(looks: Sequence[int], r: Sequence[int]) -> tuple[int | None, ...]:
 # ---------------------------------------------------------------------------- Bayesian
 
 
-def posterior_prob_above(p_max: float, x: Any, n: Any, prior_a: float, prior_b: float) -> Any:
-    """Pr(p > p_max | x toxicities in n) under Beta(a, b): exact, ``beta.sf`` (§4)."""
-    x = np.asarray(x, dtype=float)
-    n = np.asarray(n, dtype=float)
-    return beta_dist.sf(p_max, prior_a + x, prior_b + n - x)
+def posterior_prob_above(p_max: float, x: int, n: int, prior_a: float, prior_b: float) -> float:
+    """Pr(p > p_max | x toxicities in n) under Beta(a, b) (§4): the posterior is
+    Beta(a + x, b + n - x); its tail is exact for whole-number priors (``exact.beta_sf``)."""
+    return beta_sf(p_max, prior_a + x, prior_b + n - x)
 
 
 def bayesian(
@@ -401,22 +401,23 @@ def bayesian(
     if not prior_a > 0 or not prior_b > 0:
         raise ValueError(f"prior Beta(a, b) needs a > 0 and b > 0, got ({prior_a}, {prior_b})")
     schedule = look_schedule(n_max, every, max(int(min_n), 1))
-    sizes = np.asarray(schedule)
-    # PP rises strictly with x, so bisect every look at once: the smallest x in 0..n with
+    # PP rises strictly with x, so bisect each look: the smallest x in 0..n with
     # PP(x, n) > threshold, or n + 1 when none (about log2(N) exact evaluations per look).
-    lo, hi = np.zeros_like(sizes), sizes + 1
-    while (active := lo < hi).any():
-        mid = (lo + hi) // 2
-        exceeds = posterior_prob_above(p_max, mid, sizes, prior_a, prior_b) > threshold
-        hi = np.where(active & exceeds, mid, hi)
-        lo = np.where(active & ~exceeds, mid + 1, lo)
-    if (lo == 0).any():
-        n = int(sizes[lo == 0][0])
-        raise ValueError(
-            f"the posterior exceeds the threshold with no toxicity at n={n}: "
-            "use a weaker prior or a higher threshold"
-        )
-    stop_at = [None if b > n else int(b) for b, n in zip(lo, sizes, strict=True)]
+    stop_at: list[int | None] = []
+    for n in schedule:
+        lo, hi = 0, n + 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if posterior_prob_above(p_max, mid, n, prior_a, prior_b) > threshold:
+                hi = mid
+            else:
+                lo = mid + 1
+        if lo == 0:
+            raise ValueError(
+                f"the posterior exceeds the threshold with no toxicity at n={n}: "
+                "use a weaker prior or a higher threshold"
+            )
+        stop_at.append(None if lo > n else lo)
     return Boundary(
         method="bayes",
         n_max=n_max,
@@ -528,5 +529,5 @@ def _check_rate(name: str, value: float) -> None:
 
 
 def _check_int(name: str, value: int, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")

@@ -31,8 +31,9 @@ next look (pitfall 14). With no toxicity nothing is approaching, so a stop-at-fi
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aewatch.safety.rules import StoppingRule
@@ -89,62 +90,118 @@ class RuleStatus:
     history: tuple[EvaluablePatient, ...] = ()
 
 
+@dataclass(frozen=True)
+class PatientDates:
+    """One patient's dates as UTC midnights (None when unknown): what a rule needs."""
+
+    subject_id: str
+    rt_start: datetime | None
+    rt_end: datetime | None
+    last_contact: datetime | None
+    died_on: datetime | None
+    withdrawn_on: datetime | None
+
+
 def evaluate_rule(
     rule: StoppingRule, patients: pd.DataFrame, events: pd.DataFrame, as_of: Any
 ) -> RuleStatus:
-    """Evaluate ``rule`` on the data known at ``as_of`` (see the module docstring)."""
-    import pandas as pd
+    """Evaluate ``rule`` on the data known at ``as_of`` (see the module docstring).
 
-    cutoff = _utc_timestamp(as_of)
+    The frames come from ``store.rule_inputs``; events are matched vectorised
+    (``StoppingRule.matches_events``) and the rest is ``evaluate_rows``.
+    """
     missing = [c for c in PATIENT_COLUMNS if c not in patients.columns]
     if missing:
         raise ValueError(f"patients: missing column(s) {missing}")
-    frame = pd.DataFrame({"subject_id": patients["subject_id"].astype(str).to_numpy()})
-    for column in PATIENT_COLUMNS[1:]:
-        frame[column] = _utc_days(patients[column]).array
-    frame = frame[frame["rt_start"].notna() & (frame["rt_start"] <= cutoff)].copy()
-    for column in ("died_on", "withdrawn_on"):
-        frame.loc[frame[column] > cutoff, column] = pd.NaT  # had not happened at the cut-off
-    frame["last_contact"] = frame["last_contact"].where(
-        frame["last_contact"].isna() | (frame["last_contact"] <= cutoff), cutoff
-    )
-    frame["window_end"] = frame["rt_end"] + pd.Timedelta(days=rule.window_days)
-    first = _first_toxicity(rule, frame, events, cutoff)
-    frame["toxic_on"] = first.reindex(frame["subject_id"]).array
+    days = {column: _python_days(patients[column]) for column in PATIENT_COLUMNS[1:]}
+    rows = [
+        PatientDates(str(subject), *values)
+        for subject, *values in zip(patients["subject_id"].astype(str), *days.values(), strict=True)
+    ]
+    onsets: list[tuple[str, datetime | None]] = []
+    if not events.empty:  # no events yet: accept a frame without the columns too
+        hits = events[rule.matches_events(events).to_numpy()]
+        onsets = list(zip(hits["subject_id"].astype(str), _python_days(hits["onset"]), strict=True))
+    return evaluate_rows(rule, rows, onsets, as_of)
 
-    known_until = frame[["last_contact", "died_on", "withdrawn_on"]].max(axis=1)
-    left_on = frame[["died_on", "withdrawn_on"]].min(axis=1)
-    toxic = frame["toxic_on"].notna()
-    followed = (
-        ~toxic
-        & frame["window_end"].notna()
-        & (frame["window_end"] <= cutoff)
-        & (known_until >= frame["window_end"]).fillna(False)
-        & ~(frame["died_on"] < frame["window_end"]).fillna(False)  # dead cannot be followed
-    )
-    left_early = ~toxic & ~followed & left_on.notna()
-    frame["status"] = "pending"
-    frame.loc[toxic, "status"] = "toxic"
-    frame.loc[followed, "status"] = "completed window"
-    died_first = frame["died_on"].notna() & (
-        frame["withdrawn_on"].isna() | (frame["died_on"] <= frame["withdrawn_on"])
-    )
-    frame.loc[left_early, "status"] = died_first[left_early].map(
-        {True: "died early", False: "withdrawn early"}
-    )
-    frame["evaluable_on"] = frame["toxic_on"].where(toxic, frame["window_end"].where(followed))
-    if rule.evaluability == "include":
-        frame.loc[left_early, "evaluable_on"] = left_on[left_early]
-        evaluable = toxic | followed | left_early
-        excluded = pd.Series(False, index=frame.index)
-    else:
-        evaluable = toxic | followed
-        excluded = left_early
 
-    ordered = frame[evaluable].assign(not_toxic=~toxic[evaluable])
-    ordered = ordered.sort_values(["evaluable_on", "not_toxic", "subject_id"], kind="mergesort")
-    pending = frame[~evaluable & ~excluded].sort_values(["window_end", "subject_id"])
-    return _status(rule, cutoff, ordered, pending, frame[excluded])
+def evaluate_rows(
+    rule: StoppingRule,
+    patients: Sequence[PatientDates],
+    onsets: Iterable[tuple[str, datetime | None]],
+    as_of: datetime,
+) -> RuleStatus:
+    """The evaluation itself, on plain rows: ``onsets`` are the (subject, onset day) of
+    the events that match the rule. No pandas, so `aewatch status` starts fast."""
+    cutoff = _utc_moment(as_of)
+    window = timedelta(days=rule.window_days)
+    at_risk: dict[str, dict[str, Any]] = {}
+    for p in patients:
+        if p.rt_start is None or p.rt_start > cutoff:
+            continue
+        died = p.died_on if p.died_on is not None and p.died_on <= cutoff else None
+        withdrawn = (
+            p.withdrawn_on if p.withdrawn_on is not None and p.withdrawn_on <= cutoff else None
+        )
+        last = p.last_contact
+        if last is not None and last > cutoff:
+            last = cutoff
+        at_risk[p.subject_id] = {
+            "subject_id": p.subject_id,
+            "rt_start": p.rt_start,
+            "window_end": None if p.rt_end is None else p.rt_end + window,
+            "last_contact": last,
+            "died_on": died,
+            "withdrawn_on": withdrawn,
+            "toxic_on": None,
+        }
+    for subject, onset in onsets:
+        patient = at_risk.get(subject)
+        if patient is None or onset is None or onset > cutoff or onset < patient["rt_start"]:
+            continue
+        if patient["window_end"] is not None and onset > patient["window_end"]:
+            continue
+        if patient["toxic_on"] is None or onset < patient["toxic_on"]:
+            patient["toxic_on"] = onset
+
+    evaluable, pending, excluded = [], [], []
+    for p in at_risk.values():
+        known = [d for d in (p["last_contact"], p["died_on"], p["withdrawn_on"]) if d]
+        left = [d for d in (p["died_on"], p["withdrawn_on"]) if d]
+        known_until, left_on = max(known, default=None), min(left, default=None)
+        end, died = p["window_end"], p["died_on"]
+        toxic = p["toxic_on"] is not None
+        followed = (
+            not toxic
+            and end is not None
+            and end <= cutoff
+            and known_until is not None
+            and known_until >= end
+            and not (died is not None and died < end)  # the dead cannot be followed
+        )
+        left_early = not toxic and not followed and left_on is not None
+        if toxic:
+            p["status"], p["evaluable_on"] = "toxic", p["toxic_on"]
+        elif followed:
+            p["status"], p["evaluable_on"] = "completed window", end
+        elif left_early:
+            withdrawn = p["withdrawn_on"]
+            died_first = died is not None and (withdrawn is None or died <= withdrawn)
+            p["status"] = "died early" if died_first else "withdrawn early"
+            p["evaluable_on"] = left_on if rule.evaluability == "include" else None
+        else:
+            p["status"], p["evaluable_on"] = "pending", None
+        if toxic or followed or (left_early and rule.evaluability == "include"):
+            evaluable.append(p)
+        elif left_early:
+            excluded.append(p)
+        else:
+            pending.append(p)
+    evaluable.sort(key=lambda p: (p["evaluable_on"], p["status"] != "toxic", p["subject_id"]))
+    pending.sort(
+        key=lambda p: (p["window_end"] is None, p["window_end"] or cutoff, p["subject_id"])
+    )
+    return _status(rule, cutoff, evaluable, pending, excluded)
 
 
 def what_if(status: RuleStatus, extra_toxicities: int) -> bool:
@@ -157,58 +214,35 @@ def what_if(status: RuleStatus, extra_toxicities: int) -> bool:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _first_toxicity(
-    rule: StoppingRule, frame: pd.DataFrame, events: pd.DataFrame, cutoff: pd.Timestamp
-) -> pd.Series:
-    """Earliest onset of a matching event inside each patient's window."""
-    import pandas as pd
-
-    if events.empty:  # no events yet: accept a frame without the columns too
-        return pd.Series([], index=pd.Index([], dtype=object), dtype="datetime64[ns, UTC]")
-    hits = events[rule.matches_events(events).to_numpy()]
-    onset = _utc_days(hits["onset"])
-    hits = hits.assign(subject_id=hits["subject_id"].astype(str), onset=onset)
-    hits = hits[hits["onset"].notna() & (hits["onset"] <= cutoff)]
-    joined = hits[["subject_id", "onset"]].merge(
-        frame[["subject_id", "rt_start", "window_end"]], on="subject_id", how="inner"
-    )
-    inside = (joined["onset"] >= joined["rt_start"]) & (
-        joined["window_end"].isna() | (joined["onset"] <= joined["window_end"])
-    )
-    return joined[inside].groupby("subject_id")["onset"].min()
-
-
 def _status(
     rule: StoppingRule,
-    cutoff: pd.Timestamp,
-    ordered: pd.DataFrame,
-    pending: pd.DataFrame,
-    excluded: pd.DataFrame,
+    cutoff: datetime,
+    ordered: list[dict[str, Any]],
+    pending: list[dict[str, Any]],
+    excluded: list[dict[str, Any]],
 ) -> RuleStatus:
     boundary = rule.boundary()
-    toxic_flags = (~ordered["not_toxic"]).to_numpy(dtype=bool)
-    subjects = [str(s) for s in ordered["subject_id"]]
     history: list[EvaluablePatient] = []
     crossed: EvaluablePatient | None = None
     count = 0
-    for i, (subject, is_toxic, on, reason) in enumerate(
-        zip(subjects, toxic_flags, ordered["evaluable_on"], ordered["status"], strict=True)
-    ):
+    for i, patient in enumerate(ordered):
         n = i + 1
+        is_toxic = patient["status"] == "toxic"
         count += int(is_toxic)
         bound = boundary.stop_at_n(n) if boundary.is_look(n) else None
         step = EvaluablePatient(
             n=n,
-            subject_id=subject,
-            evaluable_on=on.to_pydatetime(),
-            toxic=bool(is_toxic),
-            reason=str(reason),
+            subject_id=patient["subject_id"],
+            evaluable_on=patient["evaluable_on"],
+            toxic=is_toxic,
+            reason=str(patient["status"]),
             toxic_n=count,
             stop_at=bound,
         )
         history.append(step)
         if crossed is None and bound is not None and count >= bound:
             crossed = step
+    subjects = [p["subject_id"] for p in ordered]
     evaluable_n = len(subjects)
     stop_at = boundary.stop_at_n(evaluable_n)
     cushion = None if stop_at is None else stop_at - count - 1
@@ -216,16 +250,16 @@ def _status(
     future = boundary.stop_at_n(evaluable_n + pending_n)
     draft = RuleStatus(
         rule=rule,
-        as_of=cutoff.to_pydatetime(),
+        as_of=cutoff,
         evaluable_n=evaluable_n,
         toxic_n=count,
         stop_at=stop_at,
         cushion=cushion,
         state="ok",
-        toxic_subjects=tuple(s for s, t in zip(subjects, toxic_flags, strict=True) if t),
+        toxic_subjects=tuple(p["subject_id"] for p in ordered if p["status"] == "toxic"),
         evaluable_subjects=tuple(subjects),
-        pending_subjects=tuple(str(s) for s in pending["subject_id"]),
-        excluded_subjects=tuple(sorted(str(s) for s in excluded["subject_id"])),
+        pending_subjects=tuple(p["subject_id"] for p in pending),
+        excluded_subjects=tuple(sorted(p["subject_id"] for p in excluded)),
         crossed_regardless_of_pending=future is not None and count >= future,
         could_cross_with_pending=future is not None and count + pending_n >= future,
         history=tuple(history),
@@ -260,18 +294,40 @@ def _replace(status: RuleStatus, **changes: Any) -> RuleStatus:
     return replace(status, **changes)
 
 
-def _utc_timestamp(value: Any) -> pd.Timestamp:
-    import pandas as pd
-
-    stamp = pd.Timestamp(value)
-    if stamp is pd.NaT:
+def _utc_moment(value: Any) -> datetime:
+    """``as_of`` as an aware UTC datetime (a naive one is taken as UTC; a date as midnight)."""
+    if hasattr(value, "to_pydatetime"):  # a pandas Timestamp
+        if value != value:  # NaT
+            raise ValueError("as_of must be a date or datetime")
+        moment = value.to_pydatetime()
+    elif isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    else:
         raise ValueError("as_of must be a date or datetime")
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
-def _utc_days(column: pd.Series) -> pd.Series:
-    """Dates as UTC midnights: CRF dates are days, so comparisons are by day."""
+def utc_day(value: Any) -> datetime | None:
+    """A stored date (ISO text on SQLite, a date or datetime on PostgreSQL) as its UTC
+    midnight: CRF dates are days, so comparisons are by day."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+def _python_days(column: pd.Series) -> list[datetime | None]:
+    """A frame column of dates as UTC midnights (None for missing), as ``utc_day``."""
     import pandas as pd
 
-    values = pd.to_datetime(column, utc=True)
-    return values.dt.floor("D")
+    values = pd.to_datetime(column, utc=True).dt.floor("D")
+    return [None if v is pd.NaT else v.to_pydatetime() for v in values]

@@ -8,12 +8,12 @@ absorbing: a trial stops at the *first* look whose boundary is crossed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-from scipy.stats import binom
+from aewatch.safety.exact import binomial_pmf
 
 if TYPE_CHECKING:
     from aewatch.safety.boundaries import Boundary
@@ -38,18 +38,22 @@ class OC:
 
 def crossing_by_look(
     looks: Sequence[int], max_acceptable: Sequence[int], rates: Iterable[float]
-) -> np.ndarray:
+) -> list[list[float]]:
     """P(first crossing happens at look k | p) for every rate (rows) and look (columns).
 
     ``max_acceptable`` is clinfun's r encoding: stop when the cumulative count exceeds
     r_k; r_k >= n_k means the look cannot stop. Works for any boundary shape, including
     one that rises faster than the patients added (where clinfun's own loop fails, §3).
+    Plain Python floats (a boundary has at most a few hundred looks); sums are
+    correctly rounded (``math.fsum``).
     """
-    p = np.atleast_1d(np.asarray(list(rates), dtype=float))
-    n_rates, n_looks = p.size, len(looks)
-    out = np.zeros((n_rates, n_looks))
-    # mass[:, s]: probability of not having stopped yet with s toxicities so far.
-    mass = np.ones((n_rates, 1))
+    return [_crossing_at(looks, max_acceptable, float(p)) for p in rates]
+
+
+def _crossing_at(looks: Sequence[int], max_acceptable: Sequence[int], p: float) -> list[float]:
+    out = [0.0] * len(looks)
+    # mass[s]: probability of not having stopped yet with s toxicities so far.
+    mass = [1.0]
     previous = 0
     for k, (n, r) in enumerate(zip(looks, max_acceptable, strict=True)):
         added = int(n) - previous
@@ -57,40 +61,44 @@ def crossing_by_look(
         if added > 0:
             mass = _add_patients(mass, added, p)
         keep = max(int(r), -1) + 1  # counts 0..r continue
-        if keep < mass.shape[1]:
-            out[:, k] = mass[:, keep:].sum(axis=1)
-            mass = mass[:, :keep]
+        if keep < len(mass):
+            out[k] = math.fsum(mass[keep:])
+            del mass[keep:]
     return out
 
 
-def _add_patients(mass: np.ndarray, added: int, p: np.ndarray) -> np.ndarray:
-    """Convolve each row's count distribution with Bin(added, p)."""
-    width = mass.shape[1]
-    grown = np.zeros((mass.shape[0], width + added))
+def _add_patients(mass: list[float], added: int, p: float) -> list[float]:
+    """Convolve the count distribution with Bin(added, p)."""
     if added == 1:
-        grown[:, :width] = mass * (1.0 - p)[:, None]
-        grown[:, 1:] += mass * p[:, None]
+        q = 1.0 - p
+        grown = [m * q for m in mass]
+        grown.append(0.0)
+        for s, m in enumerate(mass, start=1):
+            grown[s] += m * p
         return grown
-    increments = binom.pmf(np.arange(added + 1)[None, :], added, p[:, None])
-    for j in range(added + 1):
-        grown[:, j : j + width] += mass * increments[:, j : j + 1]
+    increments = binomial_pmf(added, p)
+    grown = [0.0] * (len(mass) + added)
+    for j, weight in enumerate(increments):
+        for s, m in enumerate(mass, start=j):
+            grown[s] += m * weight
     return grown
 
 
-def summarise(looks: Sequence[int], by_look: np.ndarray, rates: Sequence[float]) -> list[OC]:
+def summarise(
+    looks: Sequence[int], by_look: Sequence[Sequence[float]], rates: Sequence[float]
+) -> list[OC]:
     """Turn per-look crossing probabilities into OC values (§3 outputs)."""
-    n_looks = np.asarray(looks, dtype=float)
-    last = float(n_looks[-1])
+    last = float(looks[-1])
     results = []
-    for i, rate in enumerate(rates):
-        row = by_look[i]
-        p_stop = float(row.sum())
+    for rate, row in zip(rates, by_look, strict=True):
+        p_stop = math.fsum(row)
+        stopped_n = math.fsum(float(n) * v for n, v in zip(looks, row, strict=True))
         results.append(
             OC(
                 p=float(rate),
                 p_stop=p_stop,
-                expected_n=float((n_looks * row).sum() + last * (1.0 - p_stop)),
-                p_early=float(p_stop - row[-1]),
+                expected_n=stopped_n + last * (1.0 - p_stop),
+                p_early=p_stop - row[-1],
                 p_stop_by_look=tuple(float(v) for v in row),
             )
         )

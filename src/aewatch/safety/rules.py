@@ -8,9 +8,9 @@ safety rule is a rule that never fires.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -115,8 +115,13 @@ class StoppingRule:
         return values
 
     def boundary(self) -> Boundary:
-        """The integer table for this rule, computed once per distinct design."""
-        return _boundary(self.method, tuple(sorted(self.design().items())))
+        """The integer table for this rule, computed once per distinct design (per process;
+        ``check_boundaries`` with a cache folder also keeps it across processes)."""
+        return _boundary(self.method, self.design_key())
+
+    def design_key(self) -> tuple[tuple[str, Any], ...]:
+        """The design as a hashable key: what the boundary depends on, and nothing else."""
+        return tuple(sorted(self.design().items()))
 
     def reference_rates(self) -> tuple[float, ...]:
         """p0 and p1 where given: the rates the OC tables must show."""
@@ -150,6 +155,39 @@ class StoppingRule:
             hit &= events["serious"].astype("boolean").fillna(False).astype(bool)
         return (hit | derived_hit).rename(self.name)
 
+    def matches_event(self, event: Mapping[str, Any]) -> bool:
+        """``matches_events`` for one event given as a mapping of the same columns (a test
+        checks that the two agree); used where pandas is not loaded (`aewatch status`)."""
+        name = _text(event.get("derived"))
+        is_derived = bool(name)
+        if not self.site_reported or is_derived:
+            return is_derived and name in self.derived
+        grade = _number(event.get("grade"))
+        if grade is None or grade < self.min_grade:
+            return False
+        if not self._attributed_one(event):
+            return False
+        if self.terms and _text(event.get("ctcae_term")).casefold() not in _folded(self.terms):
+            return False
+        if self.socs and _text(event.get("ctcae_soc")).casefold() not in _folded(self.socs):
+            return False
+        return not (self.serious_only and not _flag(event.get("serious")))
+
+    def _attributed_one(self, event: Mapping[str, Any]) -> bool:
+        def related(column: str) -> bool:
+            word = _text(event.get(column)).lower()
+            if word in self.attribution:
+                return True
+            return self.missing_attribution == "related" and word not in RELATIONS
+
+        if self.attribution_to == "rt":
+            return related("rt_relation")
+        if self.attribution_to == "systemic":
+            return related("systemic_relation")
+        if self.attribution_to == "either":
+            return related("rt_relation") or related("systemic_relation")
+        return related("rt_relation") and related("systemic_relation")
+
     def _attributed(self, events: pd.DataFrame) -> pd.Series:
         def related(column: str) -> pd.Series:
             words = events[column].astype("string").str.strip().str.lower()
@@ -180,6 +218,38 @@ EVENT_COLUMNS = (
 )
 
 
+def _text(value: Any) -> str:
+    """A cell as stripped text; missing (None, NaN, NA) as ""."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    try:
+        if value != value:  # pandas NA / NaT
+            return ""
+    except (TypeError, ValueError):
+        return ""
+    return str(value).strip()
+
+
+def _number(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if number != number else number
+
+
+def _flag(value: Any) -> bool:
+    if value is None or (isinstance(value, float) and value != value):
+        return False
+    return bool(value)
+
+
+def _folded(allowed: Sequence[str]) -> set[str]:
+    return {a.casefold() for a in allowed}
+
+
 def _in_casefolded(column: pd.Series, allowed: Sequence[str]) -> pd.Series:
     wanted = [a.casefold() for a in allowed]
     return (
@@ -187,11 +257,35 @@ def _in_casefolded(column: pd.Series, allowed: Sequence[str]) -> pd.Series:
     )
 
 
-@functools.lru_cache(maxsize=64)
-def _boundary(method: str, design: tuple[tuple[str, Any], ...]) -> Boundary:
-    from aewatch.safety.boundaries import make_boundary
+_BUILT: dict[tuple[str, tuple[tuple[str, Any], ...]], Boundary] = {}
 
-    return make_boundary(method, **dict(design))
+
+def _boundary(
+    method: str, design: tuple[tuple[str, Any], ...], cache: Path | None = None, write: bool = False
+) -> Boundary:
+    """The boundary of a design: from this process's memo, else the cache folder, else built
+    (and filed in the cache folder when ``write``)."""
+    found = _BUILT.get((method, design))
+    if found is not None:
+        return found
+    from aewatch.safety import boundary_cache
+
+    found = boundary_cache.load(cache, method, design) if cache is not None else None
+    if found is None:
+        from aewatch.safety.boundaries import make_boundary
+
+        found = make_boundary(method, **dict(design))
+        if cache is not None and write:
+            try:
+                boundary_cache.store(cache, method, design, found)
+            except OSError as exc:  # a read-only data folder only costs the rebuild
+                import logging
+
+                logging.getLogger("aewatch.boundaries").warning(
+                    "cannot cache boundary in %s: %s", cache, exc
+                )
+    _BUILT[(method, design)] = found
+    return found
 
 
 # ------------------------------------------------------------------------------ parsing
@@ -206,7 +300,7 @@ def parse_rule(
 ) -> StoppingRule:
     """Build a StoppingRule from one TOML table; ``n_max`` defaults to planned enrolment.
 
-    ``build=False`` checks keys and values but leaves the boundary (scipy) for first use;
+    ``build=False`` checks keys and values but leaves building the boundary for first use;
     the daemon builds every boundary at start-up (``check_boundaries``) so a bad design
     still fails before any data is read.
 
@@ -284,11 +378,19 @@ def parse_rule(
     return rule
 
 
-def check_boundaries(rules: Sequence[StoppingRule], where: Sequence[str] | None = None) -> None:
-    """Build each rule's boundary now; a design that cannot be built names its rule."""
+def check_boundaries(
+    rules: Sequence[StoppingRule],
+    where: Sequence[str] | None = None,
+    *,
+    cache: Path | None = None,
+    write: bool = False,
+) -> None:
+    """Build (or read from ``cache``) each rule's boundary now; a design that cannot be
+    built names its rule. The daemon passes ``write=True`` so that it files what it built;
+    read-only commands only read the folder."""
     for index, rule in enumerate(rules):
         try:
-            rule.boundary()
+            _boundary(rule.method, rule.design_key(), cache, write)
         except (ValueError, KeyError) as exc:
             label = where[index] if where else f"stopping_rule {rule.name!r}"
             raise ValueError(f"{label}: {exc}") from exc
