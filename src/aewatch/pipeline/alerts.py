@@ -128,10 +128,12 @@ def ae_version_alerts(ctx: FileContext, version_ids: list[int]) -> list[AlertReq
 
 
 def deviation_alerts(ctx: FileContext, course_ids: list[int]) -> list[AlertRequest]:
-    """A course below the protocol's minimum BED is a protocol deviation."""
+    """A completed, evaluable course below the protocol's minimum BED is a protocol
+    deviation (``bed_below_minimum``, set when the course was built)."""
     if not course_ids:
         return []
     from aewatch.alerts.rules import deviation_alert
+    from aewatch.exposure.courses import schedule_text
 
     return [
         deviation_alert(
@@ -142,6 +144,10 @@ def deviation_alerts(ctx: FileContext, course_ids: list[int]) -> list[AlertReque
             course.bed_gy or 0.0,
             ctx.settings.radiotherapy.min_bed_gy,
             ctx.settings,
+            schedule=schedule_text(course.fraction_doses),
+            eqd2_gy=course.eqd2_gy,
+            course_number=course.course_number,
+            liver=course.liver_involved,
         )
         for course, subject in deviating_courses(ctx.session, course_ids)
     ]
