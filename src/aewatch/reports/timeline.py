@@ -145,7 +145,10 @@ def fraction_rows(exposure: pd.DataFrame, courses: pd.DataFrame) -> pd.DataFrame
     """The radiotherapy EX records under their course: what the site sent, date by date."""
     rt = exposure[exposure["category"] == "radiotherapy"]
     keys = courses.set_index("course_pk")["course_key"] if len(courses) else pd.Series()
-    frame = rt.assign(course_key=rt["course_pk"].map(keys))
+    frame = rt.assign(
+        course_key=rt["course_pk"].map(keys),
+        fractions=pd.to_numeric(rt["fractions"]).astype("Int64"),
+    )
     columns = [
         "course_key",
         "start_on",
@@ -156,4 +159,4 @@ def fraction_rows(exposure: pd.DataFrame, courses: pd.DataFrame) -> pd.DataFrame
         "dose_unit",
         "fractions",
     ]
-    return frame.sort_values(["course_key", "start_on"])[columns].reset_index(drop=True)
+    return frame.sort_values(["start_on", "course_key"])[columns].reset_index(drop=True)
