@@ -306,6 +306,25 @@ def test_fractions_sent_over_weeks_build_one_course_and_one_deviation_alert(
     assert len(alerts(with_dm, "deviation")) == 1
 
 
+def test_the_worker_judges_a_course_that_became_complete_while_no_file_arrived(
+    with_dm: Pipeline, tmp_path: Path, clock: ManualClock
+) -> None:
+    from aewatch.worker import Worker
+
+    clock.set(datetime(2026, 2, 28, 18))
+    days = ["2026-02-23", "2026-02-24", "2026-02-25", "2026-02-26", "2026-02-27"]
+    ingest(with_dm, tmp_path, "ex.csv", EX_HEAD + fraction_rows("01-001", days, dose="5"))
+    worker = Worker(with_dm.settings, with_dm.sessions, clock, worker_id="test-worker")
+    assert worker.cycle().courses_reviewed == 0
+    assert alerts(with_dm, "deviation") == []
+    clock.set(datetime(2026, 3, 14, 9))  # 15 days after the last fraction
+    assert worker.cycle().courses_reviewed == 1
+    [alert] = alerts(with_dm, "deviation")
+    assert alert.payload["context"]["bed_gy"] == 37.5
+    assert worker.cycle().courses_reviewed == 0
+    assert len(alerts(with_dm, "deviation")) == 1
+
+
 def test_ex_rows_held_for_an_unknown_subject_become_a_course_when_dm_arrives(
     pipeline: Pipeline, tmp_path: Path
 ) -> None:

@@ -12,13 +12,17 @@ overlap) is queried once, when the course first shows it.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
+from sqlalchemy.orm import Session
 
 from aewatch import audit
+from aewatch.config import Settings
 from aewatch.ingest.validate import Fault
+from aewatch.models import SourceFile
 from aewatch.pipeline.context import FileContext, Touched
 from aewatch.store.courses import CourseChanges, save_courses
 from aewatch.store.exposure import (
@@ -30,16 +34,50 @@ from aewatch.store.quarantine import quarantine_rows
 from aewatch.store.subjects import subject_ids
 
 
+@dataclass(frozen=True)
+class Rebuild:
+    """Where a rebuild runs: a file's transaction, or the worker's review of courses that
+    have just become complete (no file: ``source`` is None)."""
+
+    session: Session
+    settings: Settings
+    trial_pk: int
+    now: datetime
+    actor: str
+    source: SourceFile | None
+    file_name: str
+
+
 def exposure(ctx: FileContext, so_far: Touched) -> Touched:
-    gap = ctx.settings.radiotherapy.course_gap_days
-    due = subjects_with_courses_due(ctx.session, ctx.trial_pk, ctx.now.date() - timedelta(days=gap))
+    due = courses_due(ctx.session, ctx.settings, ctx.trial_pk, ctx.now)
     subjects = so_far.ex_subjects | due
     if not subjects:
         return Touched()
-    return rebuild_courses(ctx, subjects)
+    where = Rebuild(
+        ctx.session, ctx.settings, ctx.trial_pk, ctx.now, ctx.actor, ctx.source, ctx.file_name
+    )
+    return rebuild_courses(where, subjects)
 
 
-def rebuild_courses(ctx: FileContext, subjects: set[int]) -> Touched:
+def courses_due(session: Session, settings: Settings, trial_pk: int, now: datetime) -> set[int]:
+    """Subjects with a course whose last fraction is now older than the course gap."""
+    gap = settings.radiotherapy.course_gap_days
+    return subjects_with_courses_due(session, trial_pk, now.date() - timedelta(days=gap))
+
+
+def review_completed_courses(
+    session: Session, settings: Settings, trial_pk: int, now: datetime, actor: str
+) -> Touched:
+    """The worker's check between files: courses that became complete since the last
+    file are judged now, so a deviation is alerted even while no site sends anything."""
+    due = courses_due(session, settings, trial_pk, now)
+    if not due:
+        return Touched()
+    where = Rebuild(session, settings, trial_pk, now, actor, None, "(completed-course review)")
+    return rebuild_courses(where, due)
+
+
+def rebuild_courses(ctx: Rebuild, subjects: set[int]) -> Touched:
     """Courses of these subjects from all their stored EX records, saved and queried."""
     from aewatch.exposure.courses import build_courses
     from aewatch.exposure.records import read_records
@@ -54,7 +92,8 @@ def rebuild_courses(ctx: FileContext, subjects: set[int]) -> Touched:
         int(r): (None if pd.isna(c) else int(c))
         for r, c in zip(stored["record_pk"], stored["course_pk"], strict=True)
     }
-    changes = save_courses(ctx.session, subjects, built, old_course_of, ctx.source.id, ctx.now)
+    file_pk = ctx.source.id if ctx.source is not None else None
+    changes = save_courses(ctx.session, subjects, built, old_course_of, file_pk, ctx.now)
     course_pk = stored["record_pk"].map(changes.course_of_record).astype("Int64")
     save_record_reading(
         ctx.session,
@@ -95,7 +134,7 @@ def _changed_rows(built: pd.DataFrame, changes: CourseChanges) -> pd.Series:
 
 
 def course_queries(
-    ctx: FileContext,
+    ctx: Rebuild,
     built: pd.DataFrame,
     changes: CourseChanges,
     stored: pd.DataFrame,
@@ -105,7 +144,8 @@ def course_queries(
     or overlapping records; asked once, when its state first appears."""
     from aewatch.exposure.courses import IMPLAUSIBLE, OVERLAPPING, schedule_text
 
-    rows_here = stored[stored["source_file_pk"] == ctx.source.id].set_index("record_pk")
+    file_pk = ctx.source.id if ctx.source is not None else -1
+    rows_here = stored[stored["source_file_pk"] == file_pk].set_index("record_pk")
     limit = ctx.settings.radiotherapy.max_bed_gy
     ab = ctx.settings.radiotherapy.alpha_beta_gy
     faults = []
@@ -155,7 +195,7 @@ def course_queries(
 
 
 def _audit(
-    ctx: FileContext, built: pd.DataFrame, changes: CourseChanges, names: dict[int, str]
+    ctx: Rebuild, built: pd.DataFrame, changes: CourseChanges, names: dict[int, str]
 ) -> None:
     changed = set(changes.changed)
     for course in built.to_dict("records"):
