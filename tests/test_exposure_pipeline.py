@@ -466,3 +466,88 @@ def test_the_subject_timeline_shows_each_course_with_its_fractions(
     assert set(one.rt_fractions["course_key"]) == set(one.rt_courses["course_key"])
     assert two.rt_courses["lesion"].tolist() == ["lung metastasis", "bone T10"]
     assert two.rt_fractions["fractions"].tolist() == [5, 3]
+
+
+# -- upgrading a database that holds courses of the old one-record-per-course model -----------
+
+
+def test_an_upgraded_database_keeps_its_courses_and_a_re_export_matches_them(
+    db_url: str, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    import sqlalchemy as sa
+    from alembic import command
+
+    from aewatch.db import make_engine
+    from aewatch.migrate import alembic_config, upgrade
+    from aewatch.models import UTCDateTime
+
+    engine = make_engine(db_url)
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")
+    moment = datetime(2025, 7, 1, 9).astimezone()
+
+    def insert(connection: sa.Connection, table: str, **values: object) -> int:
+        columns = [
+            sa.column(k, UTCDateTime()) if k.endswith("_at") else sa.column(k) for k in values
+        ]
+        statement = sa.table(table, *columns).insert().returning(sa.column("id"))
+        return int(connection.execute(statement, values).scalar_one())
+
+    with engine.begin() as connection:
+        trial = insert(
+            connection,
+            "trials",
+            trial_id="NCT06261047",
+            title="",
+            planned_enrolment=36,
+            created_at=moment,
+        )
+        subject = insert(
+            connection,
+            "subjects",
+            trial_pk=trial,
+            subject_id="01-001",
+            study_id="NCT06261047",
+            site="01",
+            updated_at=moment,
+        )
+        old = insert(  # a course of the old model: one EX record = one course
+            connection,
+            "rt_courses",
+            subject_pk=subject,
+            course_key="RT1",
+            lesion="liver segment VII",
+            treatment="SBRT",
+            dose_per_fraction_gy=8.0,
+            fractions=5,
+            total_dose_gy=40.0,
+            start_on=date(2025, 6, 2),
+            end_on=date(2025, 6, 6),
+            bed_gy=72.0,
+            eqd2_gy=60.0,
+            alpha_beta_gy=10.0,
+            bed_below_minimum=False,
+            updated_at=moment,
+        )
+    upgrade(engine)
+    with pipeline.sessions() as session:
+        record = session.scalars(select(ExposureRecord)).one()
+        course = session.get(RtCourse, old)
+        assert course is not None
+        assert (record.course_pk, record.record_key) == (
+            old,
+            "SBRT|LIVER SEGMENT VII||RT1|2025-06-02",
+        )
+        assert (course.course_key, course.dose_status, course.fraction_doses) == (
+            "RT1",
+            "evaluable",
+            [[5, 8.0]],
+        )
+    text = EX_HEAD + "01-001,RT1,SBRT,8,Gy,5,liver segment VII,2025-06-02,2025-06-06\n"
+    outcome = ingest(pipeline, tmp_path, "ex.csv", text)
+    assert (outcome.accepted, outcome.queries) == (1, 0)
+    [course] = courses(pipeline)
+    assert (course.id, course.course_key, course.records, course.bed_gy) == (old, "RT1", 1, 72.0)
+    assert course.liver_involved is True
