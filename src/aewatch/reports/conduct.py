@@ -162,7 +162,10 @@ def systemic_therapy(
         )
     if not rows:
         return pd.DataFrame(columns=columns)
-    return pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows, columns=columns)
+    for column in ("with_dose_change", "with_interruption"):
+        table[column] = table[column].astype("Int64")
+    return table
 
 
 def category_counts(subjects: pd.DataFrame, column: str, label: str) -> pd.DataFrame:

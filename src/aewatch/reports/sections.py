@@ -113,6 +113,9 @@ def compute_sections(
         "silent_sites": len(frames["silent_sites"]),
         "syndromes": len(frames["syndromes"]),
         "child_pugh_rise_2": liver.child_pugh_rises(child_pugh),
+        "child_pugh_rise_2_after_liver_rt": liver.child_pugh_rises_after_liver_rt(
+            scores, snap.rt_courses, settings.grading.rild_window_days
+        ),
         "unacknowledged_alerts": int(
             (period_alerts["requires_ack"] & period_alerts["acknowledged_at"].isna()).sum()
         ),
