@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-STAGES = ("read", "check", "code", "store", "grade", "derive", "rules", "alerts")
+STAGES = ("read", "check", "code", "store", "exposure", "grade", "derive", "rules", "alerts")
 
 
 def _modules() -> dict[str, Path]:
@@ -127,7 +127,9 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
-@pytest.mark.parametrize("package", ["aewatch.ingest", "aewatch.ctcae", "aewatch.safety"])
+@pytest.mark.parametrize(
+    "package", ["aewatch.ingest", "aewatch.ctcae", "aewatch.safety", "aewatch.exposure"]
+)
 def test_pure_packages_never_touch_the_database(package: str) -> None:
     offenders = {
         module: sorted(

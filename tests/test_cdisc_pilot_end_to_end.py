@@ -20,6 +20,12 @@ def test_the_pilot_is_graded_counted_and_reported(sqlite_url: str, tmp_path: Pat
 
     settings = make_settings(tmp_path, sqlite_url)
     settings = replace(settings, trial=replace(settings.trial, studies=("CDISCPILOT01",)))
+    # The pilot's study treatment (a transdermal patch) stands in for radiotherapy here, so
+    # the safety population is the pilot's treated patients.
+    pilot_treatment = ("XANOMELINE", "PLACEBO")
+    settings = replace(
+        settings, radiotherapy=replace(settings.radiotherapy, treatments=pilot_treatment)
+    )
     sessions = session_factory(make_engine(sqlite_url))
     pipeline = Pipeline(settings, sessions, clock, "pilot")
     outcomes = pipeline.ingest_paths(

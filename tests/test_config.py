@@ -137,3 +137,32 @@ def test_the_link_secret_is_never_read_from_the_file(tmp_path: Path) -> None:
         load_settings(path, env={})
     ignored = load_settings(CONFIG, env={"AEWATCH_WEB__SECRET": "x" * 40})
     assert "x" * 40 not in str(ignored)
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("max_bed_gy = 50.0", r"max_bed_gy \(50.0\) must be above min_bed_gy \(60.0\)"),
+        ("course_gap_days = 0", r"course_gap_days must be at least 1 day, got 0"),
+        ("max_dose_per_fraction_gy = -1", r"max_dose_per_fraction_gy must be > 0"),
+    ],
+)
+def test_radiotherapy_limits_that_cannot_work_stop_start_up(
+    tmp_path: Path, section: str, message: str
+) -> None:
+    path = write(tmp_path, f'[trial]\nid = "X"\n[radiotherapy]\n{section}\n')
+    with pytest.raises(ConfigError, match=message) as error:
+        load_settings(path, env={})
+    assert str(error.value).startswith(str(path))
+
+
+def test_exposure_words_extend_the_vocabularies_from_the_config(tmp_path: Path) -> None:
+    text = (
+        '[trial]\nid = "X"\n[radiotherapy]\ntreatments = ["TOMO"]\nliver_sites = ["hilum"]\n'
+        '[systemic_therapy]\ntreatments = ["rivoceranib"]\n'
+    )
+    settings = load_settings(write(tmp_path, text), env={})
+    assert settings.radiotherapy.treatments == ("TOMO",)
+    assert settings.radiotherapy.liver_sites == ("hilum",)
+    assert settings.systemic_therapy.treatments == ("rivoceranib",)
+    assert settings.radiotherapy.course_gap_days == 14

@@ -44,6 +44,39 @@ class TrialSettings:
 class RadiotherapySettings:
     alpha_beta_gy: float = 10.0
     min_bed_gy: float = 60.0
+    # EX records to one lesion at most this many days apart are one course (docs/exposure.md).
+    course_gap_days: int = 14
+    # Plausibility: above these a course is queried and kept out of the deviation check.
+    max_dose_per_fraction_gy: float = 25.0
+    max_bed_gy: float = 200.0
+    # Words added to the shipped vocabularies (aewatch/exposure/data/).
+    treatments: tuple[str, ...] = ()
+    liver_sites: tuple[str, ...] = ()
+    other_sites: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.alpha_beta_gy <= 0:
+            raise ConfigError(f"[radiotherapy].alpha_beta_gy must be > 0, got {self.alpha_beta_gy}")
+        if self.course_gap_days < 1:
+            raise ConfigError(
+                f"[radiotherapy].course_gap_days must be at least 1 day, got {self.course_gap_days}"
+            )
+        if self.max_dose_per_fraction_gy <= 0:
+            raise ConfigError(
+                "[radiotherapy].max_dose_per_fraction_gy must be > 0, "
+                f"got {self.max_dose_per_fraction_gy}"
+            )
+        if self.max_bed_gy <= self.min_bed_gy:
+            raise ConfigError(
+                f"[radiotherapy].max_bed_gy ({self.max_bed_gy}) must be above min_bed_gy "
+                f"({self.min_bed_gy}): a compliant course would be called implausible"
+            )
+
+
+@dataclass(frozen=True)
+class SystemicTherapySettings:
+    # EXTRT words for first-line systemic drugs, added to the shipped list.
+    treatments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -152,6 +185,7 @@ class SourceMapping:
 class Settings:
     trial: TrialSettings
     radiotherapy: RadiotherapySettings
+    systemic_therapy: SystemicTherapySettings
     worker: WorkerSettings
     grading: GradingSettings
     alerts: AlertSettings
@@ -194,6 +228,7 @@ class Settings:
 _SECTIONS: dict[str, type] = {
     "trial": TrialSettings,
     "radiotherapy": RadiotherapySettings,
+    "systemic_therapy": SystemicTherapySettings,
     "worker": WorkerSettings,
     "grading": GradingSettings,
     "alerts": AlertSettings,
@@ -261,6 +296,7 @@ def settings_from_mapping(
     return Settings(
         trial=trial,
         radiotherapy=built["radiotherapy"],
+        systemic_therapy=built["systemic_therapy"],
         worker=worker,
         grading=built["grading"],
         alerts=built["alerts"],
@@ -379,6 +415,8 @@ def _build(cls: type, raw: Any, where: str) -> Any:
             values[f.name] = _coerce(hints[f.name], raw[f.name], f"{where}.{f.name}")
     try:
         return cls(**values)
+    except ConfigError as exc:  # a value check of the section (__post_init__)
+        raise ConfigError(f"{where.rsplit(': [', 1)[0]}: {exc}") from exc
     except TypeError as exc:
         missing = [f.name for f in fields(cls) if f.name not in values and _is_required(f)]
         raise ConfigError(f"{where}: missing required key(s) {missing}") from exc

@@ -1,11 +1,15 @@
 """A realistic synthetic export for NCT06261047, for the demo and the benchmarks.
 
 36 patients enrolled over 18 months at 4 sites; each gets 1–3 radiotherapy courses
-(one lesion each) while first-line systemic therapy goes on; adverse events follow a
-liver-RT toxicity profile (fatigue, nausea, transaminases, thrombocytopenia, ascites,
-a few GI ulcers and bleeds, one RILD-like picture, one death); labs at baseline and
-every 2–4 weeks. Some rows are deliberately wrong so the quarantine has work, and
-the DM export carries identifiers (initials, birth date) that aewatch must drop.
+(one lesion each; one patient is re-irradiated months later) while first-line systemic
+therapy goes on, recorded in EX too. The sites export radiotherapy differently: per
+course in Gy, per fraction, per course in cGy, per course with a lesion link. Adverse
+events follow a liver-RT toxicity profile (fatigue, nausea, transaminases,
+thrombocytopenia, ascites, a few GI ulcers and bleeds, two RILD pictures after liver RT,
+one death); labs at baseline and every 2–4 weeks. Some rows are deliberately wrong so the
+quarantine has work (a total dose written as the fraction dose, a procedure that is not
+radiotherapy, a fractional fraction count), and the DM export carries identifiers
+(initials, birth date) that aewatch must drop.
 """
 
 from __future__ import annotations
@@ -152,38 +156,64 @@ def _dm_rows(patients: list[_Patient], trial: str, rng: np.random.Generator) -> 
     return rows
 
 
+# How each site exports radiotherapy (they differ, as real sites do): one record per
+# course in Gy, one record per fraction, one record per course in cGy, per course with a
+# lesion link (EXLNKID).
+SITE_EXPORT = {"01": "course", "02": "fraction", "03": "course-cGy", "04": "course-link"}
+LESIONS = (
+    "liver segment VII",
+    "liver segment IV",
+    "portal vein tumour thrombus",
+    "lung metastasis",
+    "adrenal metastasis",
+    "bone metastasis (T10)",
+)
+# The two RILD pictures of the demo (patients 6 and 18) had liver-directed RT.
+LIVER_FIRST = {5: "liver segment VII", 17: "liver segment VIII"}
+
+
 def _ex_rows(patients: list[_Patient], trial: str, rng: np.random.Generator) -> list[dict]:
-    rows = []
-    lesions = (
-        "liver segment VII",
-        "liver segment IV",
-        "portal vein tumour thrombus",
-        "lung metastasis",
-        "adrenal metastasis",
-        "bone metastasis (T10)",
-    )
+    rows: list[dict] = []
+    # New details draw from their own stream, so the AE and lab streams stay as they were.
+    extra = np.random.default_rng(606)
     for i, p in enumerate(patients):
         courses = 1 + int(rng.random() < 0.35) + int(rng.random() < 0.1)
         for c in range(courses):
             n, d = SCHEDULES[int(rng.integers(0, len(SCHEDULES)))]
             if i == 10 and c == 0:
                 n, d = 5, 5.0  # BED 37.5 Gy10: a protocol deviation the daemon must flag
-            rows.append(
-                {
-                    "STUDYID": trial,
-                    "DOMAIN": "EX",
-                    "USUBJID": p.subject_id,
-                    "EXSEQ": c + 1,
-                    "EXSPID": f"RT{c + 1}",
-                    "EXTRT": "RADIOTHERAPY (SBRT)",
-                    "EXDOSE": d,
-                    "EXDOSU": "Gy",
-                    "EXNFRAC": n,
-                    "EXLOC": lesions[(i + c) % len(lesions)],
-                    "EXSTDTC": p.rt_start.isoformat(),
-                    "EXENDTC": p.rt_end.isoformat(),
-                }
-            )
+            lesion = LESIONS[(i + c) % len(LESIONS)]
+            if c == 0 and i in LIVER_FIRST:
+                lesion = LIVER_FIRST[i]
+            rows += _rt_records(trial, p, c, lesion, n, d, p.rt_start, p.rt_end)
+            if i == 20 and c == 0:  # the same lesion again months later: a re-irradiation
+                again = p.rt_end + timedelta(days=150)
+                rows += _rt_records(trial, p, 5, lesion, 5, 8.0, again, again + timedelta(6))
+        rows += _systemic_records(trial, p, THERAPIES[i % len(THERAPIES)], extra)
+    wrong = patients[12]  # deliberately wrong: a course's total dose written as EXDOSE
+    rows.append(
+        {
+            **_rt_records(trial, wrong, 7, "lung metastasis", 5, 8.0, wrong.rt_start, wrong.rt_end)[
+                0
+            ],
+            "EXDOSE": 40,
+        }
+    )
+    rows.append(
+        {  # a liver-directed procedure that is not radiotherapy: queried, not counted as RT
+            "STUDYID": trial,
+            "DOMAIN": "EX",
+            "USUBJID": patients[3].subject_id,
+            "EXSEQ": 90,
+            "EXSPID": "TACE1",
+            "EXTRT": "TACE",
+            "EXDOSE": 50,
+            "EXDOSU": "mg",
+            "EXLOC": "liver",
+            "EXSTDTC": (patients[3].enrolled - timedelta(days=200)).isoformat(),
+            "EXENDTC": (patients[3].enrolled - timedelta(days=200)).isoformat(),
+        }
+    )
     rows.append(
         {  # deliberately bad: fractions not a whole number
             "STUDYID": trial,
@@ -201,6 +231,114 @@ def _ex_rows(patients: list[_Patient], trial: str, rng: np.random.Generator) -> 
         }
     )
     return rows
+
+
+def _rt_records(
+    trial: str, p: _Patient, c: int, lesion: str, n: int, d: float, start: date, end: date
+) -> list[dict]:
+    """One course as the patient's site exports it."""
+    style = SITE_EXPORT[p.site]
+    base = {
+        "STUDYID": trial,
+        "DOMAIN": "EX",
+        "USUBJID": p.subject_id,
+        "EXTRT": "RADIOTHERAPY (SBRT)",
+        "EXLOC": lesion,
+    }
+    if style == "fraction":  # one record per treatment day, a lesion number in EXSPID
+        span = max((end - start).days, 1)
+        step = max(1, span // max(n - 1, 1))
+        return [
+            {
+                **base,
+                "EXSEQ": 100 * (c + 1) + k,
+                "EXSPID": f"L{c + 1}",
+                "EXDOSE": d,
+                "EXDOSU": "Gy",
+                "EXSTDTC": (start + timedelta(days=k * step)).isoformat(),
+            }
+            for k in range(n)
+        ]
+    record = {
+        **base,
+        "EXSEQ": c + 1,
+        "EXSPID": f"RT{c + 1}",
+        "EXDOSE": d * 100 if style == "course-cGy" else d,
+        "EXDOSU": "cGy" if style == "course-cGy" else "Gy",
+        "EXNFRAC": n,
+        "EXSTDTC": start.isoformat(),
+        "EXENDTC": end.isoformat(),
+    }
+    if style == "course-link":
+        record["EXLNKID"] = f"T{c + 1:02d}"
+    return [record]
+
+
+# First-line systemic therapy as EX dosing records: drug, dose, unit, frequency, days per
+# record (a cycle).
+REGIMENS = {
+    "atezolizumab + bevacizumab": (
+        ("ATEZOLIZUMAB", 1200, "mg", "Q3W"),
+        ("BEVACIZUMAB", 15, "mg/kg", "Q3W"),
+    ),
+    "lenvatinib": (("LENVATINIB", 8, "mg", "QD"),),
+    "sorafenib": (("SORAFENIB", 400, "mg", "BID"),),
+    "durvalumab + tremelimumab": (("DURVALUMAB", 1500, "mg", "Q4W"),),
+}
+
+
+def _systemic_records(
+    trial: str, p: _Patient, therapy: str, rng: np.random.Generator
+) -> list[dict]:
+    """Dosing from 4 months before enrolment (first line began before the trial) to the end
+    of follow-up or 8 months after enrolment; some dose reductions and interruptions."""
+    rows: list[dict] = []
+    first = p.enrolled - timedelta(days=120)
+    last = min(p.status_end, p.enrolled + timedelta(days=240))
+    reduce_at = int(rng.integers(2, 8)) if rng.random() < 0.3 else None
+    hold_at = int(rng.integers(2, 8)) if rng.random() < 0.2 else None
+    for drug, dose, unit, frequency in REGIMENS[therapy]:
+        day, cycle = first, 0
+        while day <= last:
+            if frequency in ("QD", "BID"):  # continuous: one record per 28-day cycle
+                end = min(day + timedelta(days=27), last)
+                given = dose // 2 if reduce_at is not None and cycle >= reduce_at else dose
+                rows.append(_dosing(trial, p, drug, given, unit, frequency, day, end,
+                                    "ADVERSE EVENT" if cycle == reduce_at else ""))  # fmt: skip
+                day = end + timedelta(days=8 if cycle == hold_at else 1)  # a 7-day hold
+            else:  # infusions: one record per infusion day
+                rows.append(_dosing(trial, p, drug, dose, unit, frequency, day, day, ""))
+                interval = 21 if frequency == "Q3W" else 28
+                day += timedelta(days=interval + (14 if cycle == hold_at else 0))
+            cycle += 1
+    if therapy == "durvalumab + tremelimumab":  # STRIDE: one priming dose of tremelimumab
+        rows.append(_dosing(trial, p, "TREMELIMUMAB", 300, "mg", "ONCE", first, first, ""))
+    return rows
+
+
+def _dosing(
+    trial: str,
+    p: _Patient,
+    drug: str,
+    dose: float,
+    unit: str,
+    frequency: str,
+    start: date,
+    end: date,
+    adjustment: str,
+) -> dict:
+    return {
+        "STUDYID": trial,
+        "DOMAIN": "EX",
+        "USUBJID": p.subject_id,
+        "EXTRT": drug,
+        "EXDOSE": dose,
+        "EXDOSU": unit,
+        "EXDOSFRQ": frequency,
+        "EXADJ": adjustment,
+        "EXSTDTC": start.isoformat(),
+        "EXENDTC": end.isoformat(),
+    }
 
 
 def _ae_rows(patients: list[_Patient], trial: str, rng: np.random.Generator) -> list[dict]:

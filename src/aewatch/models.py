@@ -112,28 +112,68 @@ class Subject(Base):
 
 
 class RtCourse(Base):
-    """One radiotherapy course to one lesion (SDTM EX, or a site's RT form)."""
+    """One radiotherapy course to one lesion, built from the subject's EX records
+    (aewatch.exposure.courses): rebuilt whenever they change, keeping its id and key."""
 
     __tablename__ = "rt_courses"
     __table_args__ = (UniqueConstraint("subject_pk", "course_key"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     subject_pk: Mapped[int] = mapped_column(ForeignKey("subjects.id"))  # unique key leads
+    # Stable identity (alert dedup keys): given when the course first appears, never dated.
     course_key: Mapped[str] = mapped_column(String(120))
     lesion: Mapped[str] = mapped_column(String(120), default="")
+    lesion_key: Mapped[str] = mapped_column(String(200), default="")
+    course_number: Mapped[int] = mapped_column(Integer, default=1)  # 2+: re-irradiation
     treatment: Mapped[str] = mapped_column(String(120), default="")
-    dose_per_fraction_gy: Mapped[float | None] = mapped_column(Float)
+    dose_per_fraction_gy: Mapped[float | None] = mapped_column(Float)  # None: unequal fractions
     fractions: Mapped[int | None] = mapped_column(Integer)
+    fraction_doses: Mapped[list[Any] | None]  # [[n, d], …] in order of delivery
     total_dose_gy: Mapped[float | None] = mapped_column(Float)
     start_on: Mapped[date | None] = mapped_column(Date)
     end_on: Mapped[date | None] = mapped_column(Date)
     bed_gy: Mapped[float | None] = mapped_column(Float)
     eqd2_gy: Mapped[float | None] = mapped_column(Float)
     alpha_beta_gy: Mapped[float | None] = mapped_column(Float)
-    bed_below_minimum: Mapped[bool] = mapped_column(Boolean, default=False)
+    records: Mapped[int] = mapped_column(Integer, default=1)
+    dose_status: Mapped[str] = mapped_column(String(24), default="evaluable")
+    completed: Mapped[bool] = mapped_column(Boolean, default=True)
+    liver_involved: Mapped[bool | None] = mapped_column(Boolean)  # None: site not recognised
+    bed_below_minimum: Mapped[bool] = mapped_column(Boolean, default=False)  # the deviation
     source_file_pk: Mapped[int | None] = mapped_column(ForeignKey("source_files.id"))
     updated_at: Mapped[datetime]
 
     subject: Mapped[Subject] = relationship(back_populates="rt_courses")
+
+
+class ExposureRecord(Base):
+    """One SDTM EX record as the site sent it (a fraction, an interval, a course, or a
+    systemic drug's dosing record). What it is (``category``, ``agent``) and its course
+    are derived again whenever the subject's courses are rebuilt."""
+
+    __tablename__ = "ex_records"
+    __table_args__ = (UniqueConstraint("subject_pk", "record_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_pk: Mapped[int] = mapped_column(ForeignKey("subjects.id"))  # unique key leads
+    record_key: Mapped[str] = mapped_column(String(200))
+    treatment: Mapped[str] = mapped_column(String(120), default="")  # EXTRT
+    lesion: Mapped[str] = mapped_column(String(120), default="")  # EXLOC
+    link_id: Mapped[str] = mapped_column(String(64), default="")  # EXLNKID
+    sponsor_id: Mapped[str] = mapped_column(String(64), default="")  # EXSPID
+    seq: Mapped[int | None] = mapped_column(Integer)  # EXSEQ
+    dose: Mapped[float | None] = mapped_column(Float)  # EXDOSE
+    dose_unit: Mapped[str] = mapped_column(String(32), default="")  # EXDOSU
+    fractions: Mapped[int | None] = mapped_column(Integer)  # EXNFRAC
+    dose_frequency: Mapped[str] = mapped_column(String(32), default="")  # EXDOSFRQ
+    adjustment: Mapped[str] = mapped_column(String(200), default="")  # EXADJ
+    start_on: Mapped[date | None] = mapped_column(Date)
+    start_precision: Mapped[str | None] = mapped_column(String(8))
+    end_on: Mapped[date | None] = mapped_column(Date)
+    category: Mapped[str | None] = mapped_column(String(16))  # radiotherapy|systemic|unknown
+    agent: Mapped[str | None] = mapped_column(String(120))
+    course_pk: Mapped[int | None] = mapped_column(ForeignKey("rt_courses.id"), index=True)
+    source_file_pk: Mapped[int | None] = mapped_column(ForeignKey("source_files.id"))
+    source_row: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
 
 
 class AdverseEvent(Base):

@@ -36,6 +36,7 @@ class CycleResult:
     alerts_failed: int = 0
     reminders: int = 0
     silence_alerts: int = 0
+    courses_reviewed: int = 0
     report: str | None = None
 
 
@@ -86,6 +87,7 @@ class Worker:
         if self.stopping.is_set():
             return result
         # One failing step (say, PDF rendering) must never keep alerts from being sent.
+        result.courses_reviewed = self._guarded("course review", self.pipeline.review_courses, 0)
         result.silence_alerts = self._guarded("site silence", self._check_site_silence, 0)
         result.reminders = self._guarded("acknowledgements", self._check_acknowledgements, 0)
         result.report = self._guarded("monthly report", self._monthly_report, None)

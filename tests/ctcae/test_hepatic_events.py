@@ -92,10 +92,21 @@ def test_alt_over_5_x_uln_after_rt_is_non_classic_rild_with_evidence() -> None:
     event = events.iloc[0]
     assert event["event"] == "RILD (non-classic)"
     assert event["onset_date"] == pd.Timestamp("2024-02-20")
-    assert "ALT 250 U/L > 5 × ULN 40" in event["evidence"]
-    assert "31 days after RT end (2024-01-20)" in event["evidence"]
-    assert event["evidence_items"]["criteria"] == ["ALT > 5 x ULN"]
-    assert event["evidence_items"]["ALT"] == 250.0
+    assert event["evidence"] == (
+        "RILD (non-classic) on study day 42: ALT 250 U/L > 5 × ULN 40 on study day 42 "
+        "(6.25 × ULN, 8.33 × baseline); baseline ALT 30 U/L (0.75 × ULN) on study day -5; "
+        "peak ALT in the window 300 U/L (7.5 × ULN, 10 × baseline) on study day 47; "
+        "31 days after the end of liver RT (study days 1–11), target site not recognised: "
+        "liver irradiation assumed"
+    )
+    items = event["evidence_items"]
+    assert items["criteria"] == ["ALT > 5 x ULN"]
+    assert (items["ALT"], items["ALT_baseline"], items["ALT_peak"]) == (250.0, 30.0, 300.0)
+    assert (items["study_day"], items["ALT_peak_study_day"], items["days_after_rt_end"]) == (
+        42,
+        47,
+        31,
+    )
 
 
 def test_alt_exactly_5_x_uln_is_not_rild() -> None:

@@ -20,8 +20,8 @@ AE_HEAD = "STUDYID,DOMAIN,USUBJID,AESPID,AETERM,AEDECOD,AETOXGR,AESER,AESTDTC,AE
 AE_GOOD = "NCT06261047,AE,01-001,AE-1,NAUSEA,Nausea,2,N,2025-03-10,2025-03-20\n"
 LB_HEAD = "STUDYID,DOMAIN,USUBJID,LBSEQ,LBTESTCD,LBSTRESN,LBSTRESU,LBSTNRLO,LBSTNRHI,LBDTC\n"
 LB_GOOD = "NCT06261047,LB,01-001,1,ALT,35,U/L,0,40,2025-03-01\n"
-EX_HEAD = "STUDYID,DOMAIN,USUBJID,EXSPID,EXTRT,EXDOSE,EXDOSU,EXNFRAC,EXSTDTC,EXENDTC\n"
-EX_GOOD = "NCT06261047,EX,01-001,RT1,SBRT,8,Gy,5,2025-03-01,2025-03-08\n"
+EX_HEAD = "STUDYID,DOMAIN,USUBJID,EXSPID,EXTRT,EXDOSE,EXDOSU,EXNFRAC,EXLOC,EXSTDTC,EXENDTC\n"
+EX_GOOD = "NCT06261047,EX,01-001,RT1,SBRT,8,Gy,5,liver S7,2025-03-01,2025-03-08\n"
 DM_HEAD = "STUDYID,DOMAIN,USUBJID,SITEID,SEX,OLIGOCAT,RFXSTDTC,RFXENDTC,DTHDTC\n"
 DM_GOOD = "NCT06261047,DM,02-001,02,M,metachronous,2025-04-01,2025-04-10,\n"
 
@@ -235,7 +235,14 @@ ROW_FAULTS = [
         "EXENDTC",
         "is before EXSTDTC",
     ),
-    RowFault("RT dose not in Gy", "ex.csv", ex(EXDOSU="mg"), "EXDOSU", "'mg' is not Gy"),
+    RowFault(
+        "RT dose not in a radiation unit",
+        "ex.csv",
+        ex(EXDOSU="mg", EXLOC="bone T10"),
+        "EXDOSU",
+        "EXDOSU 'mg' is not a radiotherapy dose unit (Gy or cGy); the course keeps its dates",
+        kind="query",
+    ),
     RowFault("RT start missing", "ex.csv", ex(EXSTDTC=""), "EXSTDTC", "EXSTDTC is empty"),
     RowFault("zero fractions", "ex.csv", ex(EXNFRAC="0"), "EXNFRAC", "'0' is below 1"),
     RowFault("sex unknown", "dm.csv", dm(SEX="Q"), "SEX", "SEX 'Q' is not M, F or U"),

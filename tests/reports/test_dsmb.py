@@ -70,7 +70,7 @@ def test_the_report_shows_the_known_numbers(
     assert "APPROACHING (2 toxic of 3 evaluable; stop at 3)" in result.summary_text
     assert "Gastric hemorrhage" in html and "Hepatic failure" in html
     assert "Radiation-induced liver disease (non-classic)" in html
-    assert "1 lesion(s) below 60.0 Gy₁₀" in html
+    assert "1 course(s) below 60.0 Gy₁₀" in html
     assert 'Child-Pugh rise of ≥ 2 points: <span class="flag">1</span>' in html
     assert settings.config_hash in html
 

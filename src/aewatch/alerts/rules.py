@@ -246,8 +246,14 @@ def deviation_alert(
     bed_gy: float,
     min_bed_gy: float,
     settings: Settings,
+    *,
+    schedule: str = "",
+    eqd2_gy: float | None = None,
+    course_number: int = 1,
+    liver: bool | None = None,
 ) -> AlertRequest:
-    """A course below the protocol's minimum BED is a deviation (protocol: BED ≥ 60 Gy₁₀)."""
+    """A completed course below the protocol's minimum BED is a deviation (protocol: BED ≥
+    60 Gy₁₀ to every lesion). Keyed by the course's stable key: one alert per course."""
     trial = settings.trial.id
     return AlertRequest(
         kind="deviation",
@@ -264,6 +270,10 @@ def deviation_alert(
             "bed_gy": round(float(bed_gy), 2),
             "min_bed_gy": float(min_bed_gy),
             "alpha_beta_gy": settings.radiotherapy.alpha_beta_gy,
+            "schedule": one_line(schedule, 120),
+            "eqd2_gy": None if eqd2_gy is None else round(float(eqd2_gy), 2),
+            "course_number": int(course_number),
+            "liver": "yes" if liver else ("no" if liver is False else "not recognised"),
         },
     )
 

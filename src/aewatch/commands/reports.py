@@ -72,7 +72,8 @@ def subject(
     as_of: str | None = typer.Option(None, "--as-of", help="data as recorded by DATE (UTC)"),
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ) -> None:
-    """One patient's timeline: RT courses, AEs with grade history, lab grades, alerts.
+    """One patient's timeline: RT courses and their fractions, systemic therapy, AEs with
+    grade history, lab grades, alerts.
 
     Example: aewatch subject 01-701-1015
     """
@@ -92,6 +93,8 @@ def subject(
         raise typer.Exit(1)
     sections = {
         "rt_courses": found.rt_courses,
+        "rt_fractions": found.rt_fractions,
+        "systemic_therapy": found.systemic_therapy,
         "adverse_events": found.adverse_events,
         "labs": found.labs,
         "alerts": found.alerts,

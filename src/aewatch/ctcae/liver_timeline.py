@@ -4,9 +4,16 @@ Per subject and liver-lab date it lines up bilirubin, albumin, INR, ALT, AST and
 carried forward from its latest result at most ``carry_days`` earlier; the worst result of
 a day is used), the worst active CTCAE "Ascites" and "Encephalopathy" grades (an AE
 without an end date is ongoing; no such AE means none), ALT/AST CTCAE grades (baseline:
-last result on or before the first RT start), Child-Pugh, ALBI, and their change from the
-last complete pre-RT score. Results with a partial date are left out: a timeline needs
-a day.
+last result on or before the first liver RT start), Child-Pugh, ALBI, and their change from
+the last complete score before the liver course that governs the date. Results with a
+partial date are left out: a timeline needs a day.
+
+Only courses that may involve the liver count (``liver_involved`` not False: a course to a
+bone or lung metastasis cannot cause RILD; a site not recognised counts until the site
+answers its query). Each date is governed by the latest such course that started before
+it: its window runs from that course's start to ``window_days`` after its end, and its
+baselines (Child-Pugh, ALBI, ALT, AST) are the last values on or before its start. The
+study day counts from the first radiotherapy of any kind (day 1; no day 0).
 """
 
 from __future__ import annotations
@@ -138,10 +145,12 @@ def _prepare_ae(ae: pd.DataFrame | None) -> pd.DataFrame:
     )
 
 
-def _rt_period(rt_courses: pd.DataFrame | None) -> pd.DataFrame:
-    """First course start and last course end per subject, as day numbers."""
+def _liver_courses(rt_courses: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Courses that may involve the liver (start/end day, lesion) and each subject's first
+    RT day of any kind (the study-day origin)."""
+    empty = pd.DataFrame(columns=["USUBJID", "rt_start_day", "rt_end_day", "rt_lesion"])
     if rt_courses is None or rt_courses.empty:
-        return pd.DataFrame(columns=["USUBJID", "rt_start_day", "rt_end_day"])
+        return empty, pd.DataFrame(columns=["USUBJID", "first_rt_day"])
     start = parse_iso_dates(rt_courses["start_on"]).first
     end = parse_iso_dates(rt_courses["end_on"]).last
     frame = pd.DataFrame(
@@ -149,11 +158,75 @@ def _rt_period(rt_courses: pd.DataFrame | None) -> pd.DataFrame:
             "USUBJID": rt_courses["USUBJID"].astype(object).to_numpy(),
             "rt_start_day": np.where(start == MISSING_DAY, np.nan, start),
             "rt_end_day": np.where(end == MISSING_DAY, np.nan, end),
+            "rt_lesion": (
+                rt_courses["lesion"].astype(object).to_numpy()
+                if "lesion" in rt_courses
+                else np.full(len(rt_courses), None, dtype=object)
+            ),
+            "rt_liver": (
+                rt_courses["liver_involved"].astype(object).to_numpy()
+                if "liver_involved" in rt_courses
+                else np.full(len(rt_courses), None, dtype=object)
+            ),
         }
+    ).dropna(subset=["rt_start_day"])
+    frame["rt_end_day"] = frame["rt_end_day"].fillna(frame["rt_start_day"])
+    first = frame.groupby("USUBJID", as_index=False).agg(first_rt_day=("rt_start_day", "min"))
+    liver = frame[frame["rt_liver"].map(_may_involve_liver)]
+    return liver.sort_values(["rt_start_day", "USUBJID"]).reset_index(drop=True), first
+
+
+def _may_involve_liver(value: object) -> bool:
+    """True or unknown (None / NA): only a course known to be elsewhere is left out."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return True
+    return bool(value)
+
+
+def _governing_course(grid: pd.DataFrame, courses: pd.DataFrame) -> pd.DataFrame:
+    """Each grid row's liver course: the latest that started before the day, else the
+    subject's first (for pre-RT rows)."""
+    columns = ["rt_start_day", "rt_end_day", "rt_lesion", "rt_liver"]
+    if courses.empty:
+        return grid.assign(**{c: np.nan for c in columns})
+    ordered = grid.reset_index().sort_values("day")
+    found = pd.merge_asof(
+        ordered,
+        courses.assign(day=(courses["rt_start_day"] + 1).astype("int64"))[
+            ["USUBJID", "day", *columns]
+        ],
+        on="day",
+        by="USUBJID",
+        direction="backward",
+    ).set_index("index")
+    first = courses.groupby("USUBJID")[columns].first()
+    before = found["rt_start_day"].isna()
+    for column in columns:
+        fallback = found["USUBJID"].map(first[column])
+        found[column] = found[column].astype(object).where(~before, fallback)
+    for column in ("rt_start_day", "rt_end_day"):
+        found[column] = pd.to_numeric(found[column], errors="coerce")
+    return found.sort_index()
+
+
+def _baseline_at_course_start(
+    course_starts: pd.DataFrame, values: pd.DataFrame, column: str, name: str
+) -> pd.DataFrame:
+    """Per (subject, course start): the last non-missing ``column`` on or before it."""
+    rows = values.dropna(subset=[column])[["USUBJID", "day", column]].sort_values("day")
+    rows = rows.assign(day=rows["day"].astype("float64"))
+    keys = course_starts.dropna().drop_duplicates().sort_values("rt_start_day")
+    keys = keys.assign(rt_start_day=keys["rt_start_day"].astype("float64"))
+    if rows.empty or keys.empty:
+        return keys.assign(**{name: np.nan})
+    found = pd.merge_asof(
+        keys,
+        rows.rename(columns={"day": "rt_start_day", column: name}),
+        on="rt_start_day",
+        by="USUBJID",
+        direction="backward",
     )
-    return frame.groupby("USUBJID", as_index=False).agg(
-        rt_start_day=("rt_start_day", "min"), rt_end_day=("rt_end_day", "max")
-    )
+    return found
 
 
 def _liver_grades(
@@ -233,9 +306,11 @@ def liver_timeline(
             direction="backward",
             tolerance=carry_days,
         )
-    rt = _rt_period(rt_courses)
-    grid = grid.merge(rt, on="USUBJID", how="left").sort_values(["USUBJID", "day"])
-    grid = grid.reset_index(drop=True)
+    courses, first_rt = _liver_courses(rt_courses)
+    grid = grid.sort_values(["USUBJID", "day"]).reset_index(drop=True)
+    grid = _governing_course(grid, courses)
+    grid = grid.merge(first_rt, on="USUBJID", how="left")
+    rt = courses.groupby("USUBJID", as_index=False).agg(rt_start_day=("rt_start_day", "min"))
 
     ae_rows = _prepare_ae(ae)
     grid["ascites_grade"] = _active_ae_grade(grid, ae_rows, "Ascites")
@@ -256,7 +331,7 @@ def liver_timeline(
     )
     scores = albi(grid["BILI"].to_numpy(dtype=float), grid["ALB"].to_numpy(dtype=float))
     grid = pd.concat([grid, cp, scores], axis=1)
-    grid = _with_baseline(grid)
+    grid = _with_baseline(grid, long)
     rt_end = grid["rt_end_day"].to_numpy(dtype=float)
     rt_start = grid["rt_start_day"].to_numpy(dtype=float)
     day = grid["day"].to_numpy(dtype=float)
@@ -265,6 +340,12 @@ def liver_timeline(
     ).astype("Int64")
     grid["in_window"] = (day > rt_start) & (day <= rt_end + window_days)
     grid["date"] = day_to_date(grid["day"].to_numpy(dtype=np.int64)).to_numpy()
+    first = grid["first_rt_day"].to_numpy(dtype=float)
+    offset = day - first
+    grid["study_day"] = pd.array(
+        np.where(np.isnan(first), np.nan, np.where(offset >= 0, offset + 1, offset)),
+        dtype="Float64",
+    ).astype("Int64")
     for name in ("rt_start", "rt_end"):
         days = grid[f"{name}_day"].fillna(MISSING_DAY).to_numpy(dtype=np.int64)
         grid[name] = day_to_date(days).to_numpy()
@@ -296,22 +377,56 @@ def _timeline_columns() -> list[str]:
         "albi_score",
         "albi_grade",
         "albi_baseline_grade",
+        "ALT_baseline",
+        "ALT_baseline_ULN",
+        "ALT_baseline_day",
+        "AST_baseline",
+        "AST_baseline_ULN",
+        "AST_baseline_day",
         "rt_start",
         "rt_end",
         "rt_start_day",
         "rt_end_day",
+        "rt_lesion",
+        "rt_liver",
+        "first_rt_day",
+        "study_day",
         "days_after_rt_end",
         "in_window",
     ]
 
 
-def _with_baseline(grid: pd.DataFrame) -> pd.DataFrame:
-    """Pre-RT Child-Pugh and ALBI grade: the last complete ones on or before RT start."""
-    pre = grid[(grid["day"] <= grid["rt_start_day"]) & grid["cp_score"].notna()]
-    cp_base = pre.groupby("USUBJID")["cp_score"].last()
-    pre_albi = grid[(grid["day"] <= grid["rt_start_day"]) & grid["albi_grade"].notna()]
-    albi_base = pre_albi.groupby("USUBJID")["albi_grade"].last()
-    grid["cp_baseline"] = grid["USUBJID"].map(cp_base).astype("Int64")
+def _with_baseline(grid: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:
+    """Baselines of the governing course: the last complete Child-Pugh score and ALBI grade,
+    and the last ALT and AST (with their ULN and day), on or before the course start."""
+    starts = grid[["USUBJID", "rt_start_day"]]
+    keys = ["USUBJID", "rt_start_day"]
+    scores = grid[["USUBJID", "day", "cp_score", "albi_grade"]]
+    for column, name in (("cp_score", "cp_baseline"), ("albi_grade", "albi_baseline_grade")):
+        base = _baseline_at_course_start(starts, scores, column, name)
+        grid = grid.merge(base[[*keys, name]], on=keys, how="left")
+        grid[name] = pd.to_numeric(grid[name], errors="coerce").astype("Int64")
     grid["cp_change"] = grid["cp_score"] - grid["cp_baseline"]
-    grid["albi_baseline_grade"] = grid["USUBJID"].map(albi_base).astype("Int64")
+    for analyte in ("ALT", "AST"):
+        one = long[long["analyte"] == analyte].rename(
+            columns={"value": f"{analyte}_baseline", "uln": f"{analyte}_baseline_ULN"}
+        )
+        one = one.assign(**{f"{analyte}_baseline_day": one["day"]})
+        wanted = [f"{analyte}_baseline", f"{analyte}_baseline_ULN", f"{analyte}_baseline_day"]
+        rows = one[["USUBJID", "day", *wanted]].sort_values("day")
+        rows = rows.assign(day=rows["day"].astype("float64"))
+        course_keys = starts.dropna().drop_duplicates().sort_values("rt_start_day")
+        course_keys = course_keys.assign(rt_start_day=course_keys["rt_start_day"].astype("float64"))
+        if rows.empty or course_keys.empty:
+            for column in wanted:
+                grid[column] = np.nan
+            continue
+        base = pd.merge_asof(
+            course_keys,
+            rows.rename(columns={"day": "rt_start_day"}),
+            on="rt_start_day",
+            by="USUBJID",
+            direction="backward",
+        )
+        grid = grid.merge(base, on=keys, how="left")
     return grid

@@ -8,6 +8,7 @@ Reasons are written for the site's data manager: what is wrong and what to fix.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from hashlib import sha256
 
 import numpy as np
 import pandas as pd
@@ -383,33 +384,58 @@ def _ex(c: _Checker) -> pd.DataFrame:
     start = c.date("EXSTDTC", "start date EXSTDTC")
     end = c.date("EXENDTC", "end date EXENDTC")
     c.reject(_before(end, start), "EXENDTC", "end date EXENDTC '{v}' is before EXSTDTC")
-    unit = c.col("EXDOSU")
-    is_gy = unit.str.upper().isin(["GY", "GRAY"])
-    c.reject(
-        fractions.notna() & ~is_gy & (unit != ""),
-        "EXDOSU",
-        "EXNFRAC is given but EXDOSU '{v}' is not Gy: radiotherapy doses are in Gy",
-    )
     seq = c.number("EXSEQ", "EXSEQ", minimum=0)
-    key = c.col("EXSPID")
-    key = key.where(key != "", c.col("EXLNKID"))
-    key = key.where(key != "", "SEQ:" + _whole(seq).astype("string").fillna(""))
-    c.reject(key == "SEQ:", "EXSPID", "no course identifier: give EXSPID, EXLNKID or EXSEQ")
+    key = _ex_record_keys(c)
     dup = pd.DataFrame({"s": c.col("USUBJID"), "k": key}).duplicated(keep="first") & ~c.bad
-    c.reject(dup & (key != "SEQ:"), "EXSPID", "course '{v}' appears twice for this subject")
+    c.reject(
+        dup,
+        "EXSTDTC",
+        "this record (same EXTRT, EXLOC, EXLNKID, EXSPID and EXSTDTC '{v}') appears twice for "
+        "this subject: keep one (a second fraction on the same day needs its time in EXSTDTC; "
+        "a second lesion needs its own EXLOC or EXLNKID)",
+    )
+    # Kept as sent: unit conversion, RT-versus-drug and liver involvement are decided when
+    # the subject's courses are built (aewatch.exposure), so a config change applies to
+    # every stored record.
     return pd.DataFrame(
         {
-            "course_key": key,
+            "record_key": key,
             "treatment": c.col("EXTRT"),
             "lesion": c.col("EXLOC"),
-            "dose_per_fraction_gy": dose.where(is_gy),
-            "fractions": _whole(fractions),
+            "link_id": c.col("EXLNKID"),
+            "sponsor_id": c.col("EXSPID"),
+            "seq": _whole(seq),
             "dose": dose,
-            "dose_unit": unit,
+            "dose_unit": c.col("EXDOSU"),
+            "fractions": _whole(fractions),
+            "dose_frequency": c.col("EXDOSFRQ").str.upper(),
+            "adjustment": c.col("EXADJ"),
             "start_on": start["date"],
+            "start_precision": start["precision"],
             "end_on": end["date"].fillna(start["date"]),
+            "end_precision": end["precision"].fillna(start["precision"]),
         }
     )
+
+
+def _ex_record_keys(c: _Checker) -> pd.Series:
+    """An EX record's identity across exports: what was given, to what, from when.
+
+    Not EXSEQ (regenerated with every export). EXSPID and EXLNKID are part of it where
+    given; a site that numbers fractions keeps its numbers across exports. Long keys are
+    hashed to fit the column.
+    """
+    parts = [
+        c.col(name).str.upper().str.split().str.join(" ")
+        for name in ("EXTRT", "EXLOC", "EXLNKID", "EXSPID")
+    ]
+    key = parts[0]
+    for part in [*parts[1:], _canonical_dtc(c.col("EXSTDTC"))]:
+        key = key + "|" + part
+    long = key.str.len() > 200
+    if long.any():
+        key = key.where(~long, key[long].map(lambda k: "sha256:" + sha256(k.encode()).hexdigest()))
+    return key
 
 
 def _canonical_dtc(text: pd.Series) -> pd.Series:

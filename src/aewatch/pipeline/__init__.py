@@ -1,14 +1,15 @@
 """One file's way through aewatch, as ordered stages (DESIGN "The flow").
 
-    read → map → check → code                  before the transaction (pure)
-    store → grade → derive → rules → alerts    one database transaction
+    read → map → check → code                             before the transaction (pure)
+    store → exposure → grade → derive → rules → alerts    one database transaction
 
 | stage     | module         | does                                                        |
 |-----------|----------------|-------------------------------------------------------------|
 | read, map | ``read``       | bytes → SDTM-named tables per domain (aewatch.ingest)        |
 | check     | ``check``      | typed values; a fault with its reason for every bad row      |
-| code      | ``code``       | AE log-form merge and CTCAE coding; BED/EQD2 per RT course   |
+| code      | ``code``       | AE log-form merge and CTCAE coding; EX records read, queried |
 | store     | ``store``      | quarantine, hold unknown subjects, write rows (aewatch.store)|
+| exposure  | ``exposure``   | RT courses rebuilt from each touched subject's EX records    |
 | grade     | ``grade``      | CTCAE lab grades of every touched subject                    |
 | derive    | ``derive``     | lab-derived AEs, RILD and Hy's law as AEs                    |
 | rules     | ``rules``      | stopping-rule status, threshold alerts on a change of state  |

@@ -128,10 +128,18 @@ def ae_version_alerts(ctx: FileContext, version_ids: list[int]) -> list[AlertReq
 
 
 def deviation_alerts(ctx: FileContext, course_ids: list[int]) -> list[AlertRequest]:
-    """A course below the protocol's minimum BED is a protocol deviation."""
+    return course_deviation_alerts(ctx.session, ctx.settings, course_ids)
+
+
+def course_deviation_alerts(
+    session: Session, settings: Settings, course_ids: list[int]
+) -> list[AlertRequest]:
+    """A completed, evaluable course below the protocol's minimum BED is a protocol
+    deviation (``bed_below_minimum``, set when the course was built)."""
     if not course_ids:
         return []
     from aewatch.alerts.rules import deviation_alert
+    from aewatch.exposure.courses import schedule_text
 
     return [
         deviation_alert(
@@ -140,10 +148,14 @@ def deviation_alerts(ctx: FileContext, course_ids: list[int]) -> list[AlertReque
             course.course_key,
             course.lesion,
             course.bed_gy or 0.0,
-            ctx.settings.radiotherapy.min_bed_gy,
-            ctx.settings,
+            settings.radiotherapy.min_bed_gy,
+            settings,
+            schedule=schedule_text(course.fraction_doses),
+            eqd2_gy=course.eqd2_gy,
+            course_number=course.course_number,
+            liver=course.liver_involved,
         )
-        for course, subject in deviating_courses(ctx.session, course_ids)
+        for course, subject in deviating_courses(session, course_ids)
     ]
 
 

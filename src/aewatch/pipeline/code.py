@@ -2,16 +2,16 @@
 
 AEs: log-form records merged into one version, the term coded to CTCAE v5.0, the
 counting grade set, and coding doubts or reported-grade problems raised as data
-queries (the row is kept; nothing is silently changed). RT courses: BED and EQD2 with
-the trial's α/β, and the protocol-minimum deviation flag. Pure, so it runs before the
-transaction opens.
+queries (the row is kept; nothing is silently changed). EX: each record read as
+radiotherapy or a systemic drug, its dose in Gy and its target (liver or not), and what
+the site must fix raised as data queries; the records are stored as sent and the courses
+built from them in the exposure stage. Pure, so it runs before the transaction opens.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from aewatch.config import Settings
@@ -25,7 +25,7 @@ def code(checked: Checked, settings: Settings) -> PreparedTable:
         frame, queries = code_adverse_events(collapse_log_form(frame))
         faults.extend(queries)
     elif not frame.empty and checked.domain == "EX":
-        frame = course_doses(frame, settings)
+        faults.extend(exposure_queries(frame, settings))
     subjects = (
         checked.frame["USUBJID"] if "USUBJID" in checked.frame else pd.Series([], dtype="object")
     )
@@ -97,23 +97,25 @@ def code_adverse_events(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Fault]]
     return frame, faults
 
 
-def course_doses(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """BED and EQD2 per course (LQ model, α/β from the trial config); a course below the
-    protocol minimum (BED ≥ 60 Gy₁₀) is flagged as a deviation."""
-    from aewatch.ctcae.dose import bed, bed_deviation, eqd2_from_bed
+def exposure_queries(frame: pd.DataFrame, settings: Settings) -> list[Fault]:
+    """Data queries each EX record raises by itself (unit, dose, fraction count, site,
+    treatment): the record is kept and stored as sent."""
+    from aewatch.exposure.records import read_records, record_queries
+    from aewatch.exposure.rules import exposure_rules
 
-    frame = frame.copy()
-    ab = settings.radiotherapy.alpha_beta_gy
-    d = frame["dose_per_fraction_gy"].astype("float64").to_numpy()
-    n = frame["fractions"].astype("float64").to_numpy()
-    beds = np.asarray(bed(d, n, ab), dtype=float)
-    frame["total_dose_gy"] = d * n
-    frame["bed_gy"] = np.round(beds, 6)
-    frame["eqd2_gy"] = np.round(np.asarray(eqd2_from_bed(beds, ab), dtype=float), 6)
-    frame["alpha_beta_gy"] = ab
-    deviation = np.asarray(bed_deviation(beds, settings.radiotherapy.min_bed_gy), dtype=bool)
-    frame["bed_below_minimum"] = deviation & ~np.isnan(beds)
-    return frame
+    rules = exposure_rules(settings)
+    queries = record_queries(read_records(frame, rules), rules)
+    return [
+        Fault(
+            int(frame.at[label, "ROW"]),
+            str(field),
+            _text(value),
+            str(reason),
+            kind="query",
+            subject=frame.at[label, "USUBJID"],
+        )
+        for label, field, value, reason in queries.itertuples(name=None)
+    ]
 
 
 def _text(value: Any) -> str | None:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from aewatch.store.subject_data import SubjectData
 
 # The order domains are applied in: subjects first (so the rows of the same file find
-# them), then courses (the first RT date anchors lab baselines), then AEs and labs.
+# them), then EX records (their courses, built next, anchor lab baselines), then AEs and labs.
 DOMAIN_ORDER = {"DM": 0, "EX": 1, "AE": 2, "LB": 3}
 
 
@@ -74,7 +74,8 @@ class Touched:
     lab_subjects: set[int] = field(default_factory=set)  # subjects with new or changed labs
     ae_versions: list[int] = field(default_factory=list)  # new AE versions, site and derived
     derived_versions: list[int] = field(default_factory=list)  # of which aewatch derived
-    courses: list[int] = field(default_factory=list)  # stored or updated RT courses
+    ex_subjects: set[int] = field(default_factory=set)  # subjects whose EX records arrived
+    courses: list[int] = field(default_factory=list)  # RT courses built or changed
     held_events: list[pd.DataFrame] = field(default_factory=list)  # AE rows awaiting DM
     graded: GradedLabs | None = None
     rule_alerts: list[AlertRequest] = field(default_factory=list)  # threshold alerts
@@ -90,6 +91,7 @@ class Touched:
         self.lab_subjects |= other.lab_subjects
         self.ae_versions.extend(other.ae_versions)
         self.derived_versions.extend(other.derived_versions)
+        self.ex_subjects |= other.ex_subjects
         self.courses.extend(other.courses)
         self.held_events.extend(other.held_events)
         self.graded = other.graded or self.graded

@@ -1,8 +1,8 @@
 """Stage 7, derive: AEs the site did not report, stored as AEs of their own origin.
 
 - a lab grade ≥ the configured level with no site AE of that CTCAE term: "lab-derived";
-- liver syndromes after radiotherapy (classic and non-classic RILD) and potential
-  Hy's law cases: "syndrome".
+- liver syndromes after radiotherapy that involved the liver (classic and non-classic
+  RILD) and potential Hy's law cases: "syndrome".
 """
 
 from __future__ import annotations
@@ -114,7 +114,8 @@ def lab_derived_events(graded: pd.DataFrame, data: SubjectData, settings: Settin
 
 
 def liver_syndromes(data: SubjectData, settings: Settings) -> pd.DataFrame:
-    """Classic / non-classic RILD within the window after RT, and potential Hy's law."""
+    """Classic / non-classic RILD within the window after a course that may involve the
+    liver (``liver_involved`` not False), and potential Hy's law."""
     from aewatch.ctcae.hepatic import detect_hys_law, detect_rild, liver_timeline
 
     window = settings.grading.rild_window_days

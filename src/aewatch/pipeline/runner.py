@@ -22,8 +22,9 @@ from aewatch.clock import Clock
 from aewatch.config import Settings
 from aewatch.ingest.inbox import Inbox, sha256_of
 from aewatch.ingest.readers import UnreadableFile, file_format
-from aewatch.pipeline.alerts import queue_ingest_failure
+from aewatch.pipeline.alerts import course_deviation_alerts, queue_ingest_failure
 from aewatch.pipeline.context import FileContext, FileOutcome, PreparedTable
+from aewatch.pipeline.exposure import courses_due, review_completed_courses
 from aewatch.pipeline.read import read_file
 from aewatch.pipeline.transaction import prepare, run_stages
 from aewatch.store.locks import lock_subjects
@@ -121,6 +122,33 @@ class Pipeline:
             outcome.pending,
         )
         return outcome
+
+    def review_courses(self) -> int:
+        """Between files: judge radiotherapy courses whose last fraction has just become
+        older than the course gap (complete), and queue their deviation alerts in the same
+        transaction. Returns the number of courses that changed."""
+        now = self.clock.now()
+        with self.sessions() as session, session.begin():
+            trial = ensure_trial(session, self.settings, now)
+            if not courses_due(session, self.settings, trial.id, now):
+                return 0
+            lock_trial(session, trial.id)
+            touched = review_completed_courses(
+                session, self.settings, trial.id, now, self.worker_id
+            )
+            requests = course_deviation_alerts(session, self.settings, touched.courses)
+            if requests:
+                from aewatch.alerts.outbox import enqueue
+
+                enqueue(
+                    session,
+                    trial.id,
+                    requests,
+                    now,
+                    config_hash=self.settings.config_hash,
+                    actor=self.worker_id,
+                )
+        return len(touched.courses)
 
     # -- internals ---------------------------------------------------------------------
     def _file(self, path: Path, digest: str, now: datetime, reason: str | None = None) -> None:

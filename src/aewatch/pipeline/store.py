@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from aewatch.pipeline.code import course_doses
 from aewatch.pipeline.context import FileContext, PreparedTable, Touched
 from aewatch.store.adverse_events import store_adverse_events
-from aewatch.store.courses import store_courses
+from aewatch.store.exposure import store_exposure_records
 from aewatch.store.labs import store_labs
 from aewatch.store.quarantine import hold_rows, mark_applied, quarantine_rows, waiting_rows
 from aewatch.store.subjects import store_subjects, subject_index, touch_sites
@@ -71,10 +70,7 @@ def _store_held_rows(ctx: FileContext, subject_ids: list[str]) -> Touched:
         return touched
     known = subject_index(ctx.session, ctx.trial_pk)
     for group in groups:
-        frame = group.frame
-        if group.domain == "EX":  # the trial's α/β in force now, not when the row was held
-            frame = course_doses(frame, ctx.settings)
-        touched.add(_store_rows(ctx, group.domain, frame, known, group.source_file_pk))
+        touched.add(_store_rows(ctx, group.domain, group.frame, known, group.source_file_pk))
     mark_applied(ctx.session, ctx.trial_pk, subject_ids, last_id, ctx.now)
     return touched
 
@@ -96,9 +92,9 @@ def _store_rows(
     elif domain == "LB":
         result = store_labs(session, frame, known, file_pk, now)
         touched = Touched(lab_subjects=set(result.lab_subjects))
-    elif domain == "EX":
-        result = store_courses(session, frame, known, file_pk, now)
-        touched = Touched(courses=list(result.course_ids))
+    elif domain == "EX":  # courses are built from the stored records in the exposure stage
+        result = store_exposure_records(session, frame, known, file_pk, now)
+        touched = Touched(ex_subjects=set(result.touched_subjects))
     else:  # pragma: no cover - DM is stored by _store_subjects
         raise ValueError(domain)
     touched.versions = result.versions

@@ -1,7 +1,7 @@
 """The stages of one file, in order. Read this module to know what ingest does.
 
     read → map → check → code          (pure, before the transaction opens)
-    store → grade → derive → rules → alerts   (one database transaction)
+    store → exposure → grade → derive → rules → alerts   (one database transaction)
 
 Each stage is one function in a module of its own name. A stage takes the file's
 context (and, in the transaction, what the file touched so far) and returns what it
@@ -17,12 +17,13 @@ from aewatch.pipeline.check import check
 from aewatch.pipeline.code import code
 from aewatch.pipeline.context import DOMAIN_ORDER, FileContext, PreparedTable, Touched
 from aewatch.pipeline.derive import derive
+from aewatch.pipeline.exposure import exposure
 from aewatch.pipeline.grade import grade
 from aewatch.pipeline.rules import evaluate_rules
 from aewatch.pipeline.store import store
 
 # After every table is stored, each of these runs once for the whole file.
-FILE_STAGES = (grade, derive, evaluate_rules, queue_alerts)
+FILE_STAGES = (exposure, grade, derive, evaluate_rules, queue_alerts)
 
 
 def prepare(tables: list[DomainTable], settings: Settings) -> list[PreparedTable]:
@@ -32,7 +33,7 @@ def prepare(tables: list[DomainTable], settings: Settings) -> list[PreparedTable
 
 
 def run_stages(ctx: FileContext, tables: list[PreparedTable]) -> Touched:
-    """store each table, then grade → derive → rules → alerts; inside the caller's
+    """store each table, then exposure → grade → derive → rules → alerts; inside the caller's
     transaction, so all of it commits together or not at all."""
     touched = Touched()
     for table in tables:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pandas as pd
 
 
@@ -29,32 +32,140 @@ def accrual_summary(
     }
 
 
-def exposure_by_lesion(rt_courses: pd.DataFrame, min_bed_gy: float) -> pd.DataFrame:
-    """Each lesion's schedule and BED₁₀; compliance compared after rounding to 0.01 Gy."""
+def exposure_by_lesion(
+    rt_courses: pd.DataFrame,
+    min_bed_gy: float,
+    cut: pd.Timestamp | None = None,
+    course_gap_days: int = 14,
+) -> pd.DataFrame:
+    """One row per course (a lesion's series of fractions; course 2+ = re-irradiation):
+    schedule, BED₁₀, EQD2, liver target, whether its BED can be judged, and the deviation.
+
+    At a data cut a course is complete once its last day is more than ``course_gap_days``
+    before the cut (no fraction can join it any more); the deviation (BED below the
+    minimum, compared like the alerts: ``aewatch.ctcae.dose.bed_deviation``) is judged
+    only on a complete course whose dose is known and plausible.
+    """
+    from aewatch.ctcae.dose import bed_deviation
+    from aewatch.exposure.courses import EVALUABLE, schedule_text
+
     frame = rt_courses.copy()
     frame["schedule"] = [
-        f"{int(n)} × {d:g} Gy" if pd.notna(n) and pd.notna(d) else ""
-        for n, d in zip(frame["fractions"], frame["dose_per_fraction_gy"], strict=True)
+        schedule_text(doses) or (f"{int(n)} × {d:g} Gy" if pd.notna(n) and pd.notna(d) else "")
+        for doses, n, d in zip(
+            frame.get("fraction_doses", pd.Series([None] * len(frame), index=frame.index)),
+            frame["fractions"],
+            frame["dose_per_fraction_gy"],
+            strict=True,
+        )
     ]
-    frame["bed_gy"] = pd.to_numeric(frame["bed_gy"], errors="coerce").round(2)
+    bed = pd.to_numeric(frame["bed_gy"], errors="coerce")
+    frame["bed_gy"] = bed.round(2)
     frame["eqd2_gy"] = pd.to_numeric(frame["eqd2_gy"], errors="coerce").round(2)
-    frame["meets_minimum"] = frame["bed_gy"] >= round(min_bed_gy, 2)
-    below = frame["bed_gy"].notna() & ~frame["meets_minimum"]
-    frame["deviation"] = frame["bed_below_minimum"].fillna(False).astype(bool) | below
-    columns = ["subject_id", "course_key", "lesion", "schedule", "bed_gy", "eqd2_gy", "deviation"]
-    return frame[columns].reset_index(drop=True)
+    status = frame.get("dose_status", pd.Series(EVALUABLE, index=frame.index)).fillna(EVALUABLE)
+    if cut is not None:
+        complete = frame["end_on"].notna() & (
+            frame["end_on"] + pd.Timedelta(days=course_gap_days) < cut
+        )
+    else:
+        complete = frame.get("completed", pd.Series(True, index=frame.index)).astype(bool)
+    evaluable = status == EVALUABLE
+    frame["status"] = status.where(~evaluable | complete, "in progress")
+    below = np.asarray(bed_deviation(bed.to_numpy(float), min_bed_gy), dtype=bool)
+    frame["deviation"] = below & evaluable.to_numpy() & complete.to_numpy()
+    frame["liver"] = frame.get("liver_involved", pd.Series(None, index=frame.index)).map(
+        lambda v: "yes" if v is True else ("no" if v is False else "not recognised")
+    )
+    if "course_number" not in frame:
+        frame["course_number"] = 1
+    if "lesion_key" not in frame:
+        frame["lesion_key"] = frame["lesion"]
+    columns = [
+        "subject_id",
+        "course_key",
+        "lesion_key",
+        "lesion",
+        "course_number",
+        "schedule",
+        "fractions",
+        "bed_gy",
+        "eqd2_gy",
+        "liver",
+        "status",
+        "deviation",
+    ]
+    ordered = frame.sort_values(["subject_id", "lesion_key", "course_number"], kind="stable")
+    return ordered[columns].reset_index(drop=True)
 
 
 def exposure_summary(exposure: pd.DataFrame) -> dict[str, object]:
-    bed = exposure["bed_gy"].dropna()
+    """Lesions and courses (not EX records); the BED range of courses whose BED can be
+    judged (a total dose written as a fraction dose must not stretch it to 1000 Gy)."""
+    judged = exposure[exposure["status"].isin(["evaluable", "in progress"])]
+    bed = judged["bed_gy"].dropna()
+    lesions = exposure[["subject_id", "lesion_key"]].drop_duplicates()
+    not_judged = exposure[~exposure["status"].isin(["evaluable", "in progress"])]
     return {
         "patients": int(exposure["subject_id"].nunique()),
-        "lesions": len(exposure),
+        "lesions": len(lesions),
+        "courses": len(exposure),
+        "re_irradiations": int((pd.to_numeric(exposure["course_number"]) > 1).sum()),
+        "liver_courses": int((exposure["liver"] == "yes").sum()),
         "median_bed_gy": round(float(bed.median()), 1) if len(bed) else None,
         "min_bed_gy": round(float(bed.min()), 1) if len(bed) else None,
         "max_bed_gy": round(float(bed.max()), 1) if len(bed) else None,
         "deviations": int(exposure["deviation"].sum()),
+        "in_progress": int((exposure["status"] == "in progress").sum()),
+        "not_evaluable": len(not_judged),
+        "not_evaluable_by_reason": {
+            str(k): int(v) for k, v in not_judged["status"].value_counts().sort_index().items()
+        },
     }
+
+
+def systemic_therapy(
+    population: pd.DataFrame, exposure: pd.DataFrame, vocabulary: Any
+) -> pd.DataFrame:
+    """First-line systemic therapy per drug: patients with EX dosing records (with dose
+    changes and interruptions counted from them), then patients known from DM only."""
+    from aewatch.exposure.systemic import systemic_exposure
+
+    columns = ["agent", "source", "patients", "with_dose_change", "with_interruption"]
+    in_population = exposure["subject_id"].isin(population["subject_id"])
+    records = exposure[in_population & (exposure["category"] == "systemic")]
+    rows = []
+    if not records.empty:
+        per = systemic_exposure(
+            records.rename(columns={"subject_id": "subject_pk"}).assign(line=None), vocabulary
+        )
+        for agent, group in per.groupby("agent", sort=True):
+            rows.append(
+                {
+                    "agent": agent,
+                    "source": "EX",
+                    "patients": int(group["subject_pk"].nunique()),
+                    "with_dose_change": int((group["dose_changes"] > 0).sum()),
+                    "with_interruption": int((group["interruptions"] > 0).sum()),
+                }
+            )
+    dm_only = population[~population["subject_id"].isin(records["subject_id"])]
+    counts = category_counts(dm_only, "systemic_therapy", "agent")
+    for agent, n in zip(counts["agent"], counts["patients"], strict=True):
+        rows.append(
+            {
+                "agent": agent,
+                "source": "DM only (no EX records)",
+                "patients": int(n),
+                "with_dose_change": None,
+                "with_interruption": None,
+            }
+        )
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    table = pd.DataFrame(rows, columns=columns)
+    for column in ("with_dose_change", "with_interruption"):
+        table[column] = table[column].astype("Int64")
+    return table
 
 
 def category_counts(subjects: pd.DataFrame, column: str, label: str) -> pd.DataFrame:
@@ -101,18 +212,21 @@ def disposition(follow: pd.DataFrame) -> pd.DataFrame:
 
 
 def exposure_by_schedule(exposure: pd.DataFrame) -> pd.DataFrame:
-    """Lesions per fractionation schedule, with BED₁₀ and deviations: readable at any size."""
+    """Courses per fractionation schedule, with BED₁₀ and deviations: readable at any size."""
+    columns = ["schedule", "courses", "patients", "bed_gy", "deviations"]
     if exposure.empty:
-        return pd.DataFrame(columns=["schedule", "lesions", "patients", "bed_gy", "deviations"])
-    grouped = exposure.groupby("schedule", dropna=False)
+        return pd.DataFrame(columns=columns)
+    frame = exposure.assign(schedule=exposure["schedule"].replace("", "not known"))
+    judged = frame["bed_gy"].where(frame["status"].isin(["evaluable", "in progress"]))
+    grouped = frame.assign(judged=judged).groupby("schedule", dropna=False)
     table = pd.DataFrame(
         {
-            "lesions": grouped.size(),
+            "courses": grouped.size(),
             "patients": grouped["subject_id"].nunique(),
-            "bed_gy": grouped["bed_gy"].median(),
+            "bed_gy": grouped["judged"].median(),
             "deviations": grouped["deviation"].sum().astype(int),
         }
     ).reset_index()
-    return table.sort_values(["lesions", "schedule"], ascending=[False, True]).reset_index(
+    return table.sort_values(["courses", "schedule"], ascending=[False, True]).reset_index(
         drop=True
-    )
+    )[columns]

@@ -205,6 +205,7 @@ def _context(
             "tables_sha256": digest,
             "safety_population": settings.trial.safety_population,
             "min_bed_gy": settings.radiotherapy.min_bed_gy,
+            "course_gap_days": settings.radiotherapy.course_gap_days,
             "alpha_beta_gy": settings.radiotherapy.alpha_beta_gy,
             "aewatch_version": aewatch_version,
             "swimmer_max": charts.SWIMMER_MAX_PATIENTS,

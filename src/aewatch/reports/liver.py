@@ -133,3 +133,26 @@ def shift(change: pd.DataFrame, grade: str, levels: tuple[object, ...]) -> pd.Da
 def child_pugh_rises(change: pd.DataFrame) -> int:
     """Patients whose Child-Pugh score rose by ≥ 2 points from baseline (§3.1)."""
     return int((change["change"] >= CP_RISE).sum()) if not change.empty else 0
+
+
+def child_pugh_rises_after_liver_rt(
+    scores: pd.DataFrame, rt_courses: pd.DataFrame, window_days: int
+) -> int:
+    """Patients whose Child-Pugh score rose by ≥ 2 points from baseline on a day within
+    ``window_days`` after a course that may involve the liver (the non-classic RILD
+    criterion, §3.1; a bone or lung course cannot explain it)."""
+    valid = scores[scores["cp_score"].notna()] if not scores.empty else scores
+    if valid.empty or rt_courses.empty:
+        return 0
+    base = valid[valid["is_baseline"]].groupby("subject_id")["cp_score"].last()
+    post = valid[valid["is_post"]].assign(base=lambda f: f["subject_id"].map(base))
+    risen = post[(post["cp_score"] - post["base"]) >= CP_RISE]
+    liver = rt_courses.get("liver_involved", pd.Series(None, index=rt_courses.index))
+    courses = rt_courses[liver.map(lambda v: v is not False)]
+    pairs = risen[["subject_id", "collected_on"]].merge(
+        courses[["subject_id", "start_on", "end_on"]], on="subject_id"
+    )
+    inside = (pairs["collected_on"] > pairs["start_on"]) & (
+        pairs["collected_on"] <= pairs["end_on"] + pd.Timedelta(days=window_days)
+    )
+    return int(pairs.loc[inside, "subject_id"].nunique())

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from aewatch.exposure.rules import exposure_rules
 from aewatch.reports import conduct, labs, liver, oversight, tables
 from aewatch.reports.snapshot import Snapshot
 
@@ -52,7 +53,12 @@ def compute_sections(
     cut_day = pd.Timestamp(cut.date())
     last_data = conduct.last_known_dates(snap.rt_courses, snap.ae, snap.labs)
     follow = conduct.follow_up(population, cut_day, last_data)
-    exposure = conduct.exposure_by_lesion(snap.rt_courses, settings.radiotherapy.min_bed_gy)
+    exposure = conduct.exposure_by_lesion(
+        snap.rt_courses,
+        settings.radiotherapy.min_bed_gy,
+        cut_day,
+        settings.radiotherapy.course_gap_days,
+    )
     period_alerts = oversight.alerts_in_period(snap.alerts, period_start, cut)
     related = {to: events[tables.related_mask(events, to)] for to in ("rt", "systemic", "any")}
     frames: dict[str, pd.DataFrame] = {
@@ -70,7 +76,9 @@ def compute_sections(
         "exposure": exposure,
         "exposure_by_schedule": conduct.exposure_by_schedule(exposure),
         "oligoprogression": conduct.category_counts(population, "oligoprogression", "category"),
-        "systemic_therapy": conduct.category_counts(population, "systemic_therapy", "agent"),
+        "systemic_therapy": conduct.systemic_therapy(
+            population, snap.exposure, exposure_rules(settings).vocabulary
+        ),
         "follow_up": follow,
         "disposition": conduct.disposition(follow),
         "liver_shifts": labs.shift_table(graded_labs, labs.LIVER_TESTS),
@@ -105,6 +113,9 @@ def compute_sections(
         "silent_sites": len(frames["silent_sites"]),
         "syndromes": len(frames["syndromes"]),
         "child_pugh_rise_2": liver.child_pugh_rises(child_pugh),
+        "child_pugh_rise_2_after_liver_rt": liver.child_pugh_rises_after_liver_rt(
+            scores, snap.rt_courses, settings.grading.rild_window_days
+        ),
         "unacknowledged_alerts": int(
             (period_alerts["requires_ack"] & period_alerts["acknowledged_at"].isna()).sum()
         ),

@@ -72,6 +72,7 @@ class Snapshot:
     as_of: datetime | None
     subjects: pd.DataFrame
     rt_courses: pd.DataFrame
+    exposure: pd.DataFrame  # EX records as received, with what each was read as
     ae: pd.DataFrame
     ae_history: pd.DataFrame
     labs: pd.DataFrame
@@ -89,6 +90,7 @@ def load_snapshot(session: Session, trial_pk: int, as_of: datetime | None) -> Sn
         as_of=as_of,
         subjects=load_subjects(session, trial_pk, as_of),
         rt_courses=load_rt_courses(session, trial_pk, as_of),
+        exposure=load_exposure(session, trial_pk, as_of),
         ae=latest_versions(history),
         ae_history=history,
         labs=_labs(session, trial_pk, as_of),
@@ -135,15 +137,39 @@ def load_subjects(session: Session, trial_pk: int, as_of: datetime | None) -> pd
 
 
 def load_rt_courses(session: Session, trial_pk: int, as_of: datetime | None) -> pd.DataFrame:
+    """Courses started by the cut (one per lesion and series, built from EX records)."""
     frame = run_query(
         session,
-        "SELECT s.subject_id, r.course_key, r.lesion, r.treatment, r.dose_per_fraction_gy,"
-        " r.fractions, r.total_dose_gy, r.start_on, r.end_on, r.bed_gy, r.eqd2_gy,"
-        " r.bed_below_minimum FROM rt_courses r JOIN subjects s ON s.id = r.subject_pk"
+        "SELECT r.id AS course_pk, s.subject_id, r.course_key, r.lesion, r.lesion_key,"
+        " r.course_number, r.treatment, r.dose_per_fraction_gy, r.fractions,"
+        " r.fraction_doses, r.total_dose_gy, r.start_on, r.end_on, r.bed_gy, r.eqd2_gy,"
+        " r.records, r.dose_status, r.completed, r.liver_involved, r.bed_below_minimum"
+        " FROM rt_courses r JOIN subjects s ON s.id = r.subject_pk"
         " WHERE s.trial_pk = :trial ORDER BY s.subject_id, r.start_on, r.course_key",
         {"trial": trial_pk},
         dates=("start_on", "end_on"),
-        bools=("bed_below_minimum",),
+        bools=("bed_below_minimum", "completed"),
+    )
+    frame["fraction_doses"] = frame["fraction_doses"].map(_json)
+    frame["liver_involved"] = frame["liver_involved"].map(
+        lambda v: None if v is None or v != v else bool(v)
+    )
+    if as_of is not None:
+        frame = frame[frame["start_on"].isna() | (frame["start_on"] <= _cut_day(as_of))]
+    return frame.reset_index(drop=True)
+
+
+def load_exposure(session: Session, trial_pk: int, as_of: datetime | None) -> pd.DataFrame:
+    """EX records (radiotherapy fractions, intervals, courses and systemic dosing) that
+    started by the cut, with the course each belongs to."""
+    frame = run_query(
+        session,
+        "SELECT e.id AS record_pk, s.subject_id, e.category, e.agent, e.treatment, e.lesion,"
+        " e.dose, e.dose_unit, e.fractions, e.dose_frequency, e.adjustment, e.start_on,"
+        " e.end_on, e.course_pk FROM ex_records e JOIN subjects s ON s.id = e.subject_pk"
+        " WHERE s.trial_pk = :trial ORDER BY s.subject_id, e.start_on, e.id",
+        {"trial": trial_pk},
+        dates=("start_on", "end_on"),
     )
     if as_of is not None:
         frame = frame[frame["start_on"].isna() | (frame["start_on"] <= _cut_day(as_of))]

@@ -1,5 +1,6 @@
-"""One patient's safety story for `aewatch subject ID`: RT, AEs with their grade history,
-lab grades and alerts, in the order staff would read them."""
+"""One patient's safety story for `aewatch subject ID`: RT courses with their fractions,
+systemic therapy, AEs with their grade history, lab grades and alerts, in the order staff
+would read them."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from aewatch.reports.snapshot import load_snapshot
 class SubjectTimeline:
     subject_id: str
     subject: dict[str, object]
-    rt_courses: pd.DataFrame
+    rt_courses: pd.DataFrame  # one row per course: schedule, BED, liver, status
+    rt_fractions: pd.DataFrame  # the EX records each course was built from
+    systemic_therapy: pd.DataFrame  # systemic EX records (drug, dates, dose, adjustments)
     adverse_events: pd.DataFrame  # one row per AE: current grade and "1→3" history
     ae_versions: pd.DataFrame
     labs: pd.DataFrame  # graded results only
@@ -40,6 +43,7 @@ def subject_timeline(
         for name, frame in (
             ("subjects", snap.subjects),
             ("rt", snap.rt_courses),
+            ("ex", snap.exposure),
             ("history", snap.ae_history),
             ("labs", snap.labs),
             ("alerts", snap.alerts),
@@ -57,7 +61,20 @@ def subject_timeline(
     return SubjectTimeline(
         subject_id=subject_id,
         subject=subject_rows[0] if subject_rows else {"subject_id": subject_id},
-        rt_courses=mine["rt"].reset_index(drop=True),
+        rt_courses=course_rows(mine["rt"]),
+        rt_fractions=fraction_rows(mine["ex"], mine["rt"]),
+        systemic_therapy=mine["ex"][mine["ex"]["category"] == "systemic"][
+            [
+                "agent",
+                "treatment",
+                "start_on",
+                "end_on",
+                "dose",
+                "dose_unit",
+                "dose_frequency",
+                "adjustment",
+            ]
+        ].reset_index(drop=True),
         adverse_events=current[
             [
                 "ae_key",
@@ -93,3 +110,53 @@ def subject_timeline(
             ["kind", "status", "created_at", "sent_at", "acknowledged_at"]
         ].reset_index(drop=True),
     )
+
+
+def course_rows(courses: pd.DataFrame) -> pd.DataFrame:
+    """A patient's courses as staff read them: lesion, course number, schedule, BED."""
+    from aewatch.exposure.courses import EVALUABLE, schedule_text
+
+    frame = courses.sort_values(["start_on", "course_key"]).copy()
+    frame["schedule"] = frame["fraction_doses"].map(schedule_text)
+    frame["liver"] = frame["liver_involved"].map(
+        lambda v: "yes" if v is True else ("no" if v is False else "not recognised")
+    )
+    in_progress = (frame["dose_status"] == EVALUABLE) & ~frame["completed"]
+    frame["status"] = frame["dose_status"].where(~in_progress, "in progress")
+    columns = [
+        "course_key",
+        "lesion",
+        "course_number",
+        "start_on",
+        "end_on",
+        "records",
+        "fractions",
+        "schedule",
+        "bed_gy",
+        "eqd2_gy",
+        "liver",
+        "status",
+        "bed_below_minimum",
+    ]
+    return frame[columns].reset_index(drop=True)
+
+
+def fraction_rows(exposure: pd.DataFrame, courses: pd.DataFrame) -> pd.DataFrame:
+    """The radiotherapy EX records under their course: what the site sent, date by date."""
+    rt = exposure[exposure["category"] == "radiotherapy"]
+    keys = courses.set_index("course_pk")["course_key"] if len(courses) else pd.Series()
+    frame = rt.assign(
+        course_key=rt["course_pk"].map(keys),
+        fractions=pd.to_numeric(rt["fractions"]).astype("Int64"),
+    )
+    columns = [
+        "course_key",
+        "start_on",
+        "end_on",
+        "treatment",
+        "lesion",
+        "dose",
+        "dose_unit",
+        "fractions",
+    ]
+    return frame.sort_values(["start_on", "course_key"])[columns].reset_index(drop=True)

@@ -148,27 +148,52 @@ def build_views(tabs: ReportTables) -> dict[str, TableView]:
         "accrual": frame_view("accrual", "Enrolment by month and site", f["accrual"]),
         "exposure": frame_view(
             "exposure",
-            "Radiotherapy delivered, per lesion",
+            "Radiotherapy delivered, per lesion and course",
             f["exposure"],
             {
                 "subject_id": "Subject",
                 "course_key": None,
+                "lesion_key": None,
+                "lesion": "Lesion",
+                "course_number": "Course",
+                "schedule": "Fractions × dose",
+                "fractions": "Fractions",
                 "bed_gy": "BED₁₀ (Gy)",
                 "eqd2_gy": "EQD2₁₀ (Gy)",
+                "liver": "Liver target",
+                "status": "Dose",
                 "deviation": "BED < minimum",
             },
+            "Course 2 or more to a lesion is a re-irradiation. Dose: evaluable, in progress "
+            "(fractions may still arrive), or why the BED cannot be judged (queried).",
         ),
         "exposure_by_schedule": frame_view(
             "exposure_by_schedule",
             "Radiotherapy schedules",
             f["exposure_by_schedule"],
-            {"bed_gy": "median BED₁₀ (Gy)", "deviations": "lesions below minimum"},
+            {
+                "schedule": "Fractions × dose",
+                "bed_gy": "median BED₁₀ (Gy)",
+                "deviations": "courses below minimum",
+            },
+            "Median BED over courses whose dose can be judged.",
         ),
         "oligoprogression": frame_view(
             "oligoprogression", "Oligoprogression category", f["oligoprogression"]
         ),
         "systemic_therapy": frame_view(
-            "systemic_therapy", "First-line systemic therapy", f["systemic_therapy"]
+            "systemic_therapy",
+            "First-line systemic therapy",
+            f["systemic_therapy"],
+            {
+                "agent": "Drug(s)",
+                "source": "Source",
+                "patients": "Patients",
+                "with_dose_change": "with a dose change",
+                "with_interruption": "with an interruption",
+            },
+            "From EX dosing records where sites send them (dose changes and interruptions "
+            "counted from them); from the DM field otherwise.",
         ),
         "disposition": frame_view(
             "disposition", "Disposition (safety population)", f["disposition"]

@@ -20,6 +20,8 @@ NUMERIC = {
     "site_grade",
     "dose_per_fraction_gy",
     "fractions",
+    "dose",
+    "seq",
 }
 BOOLEAN = {
     "serious",

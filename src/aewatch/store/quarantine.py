@@ -128,7 +128,7 @@ def waiting_rows(
     ).all()
     if not entries:
         return [], None
-    keys = {"AE": "ae_key", "LB": "lab_key", "EX": "course_key"}
+    keys = {"AE": "ae_key", "LB": "lab_key", "EX": "record_key"}
     out = []
     for domain in ("EX", "AE", "LB"):
         group = [e for e in entries if e.domain == domain]
@@ -174,7 +174,7 @@ def _frame_from_records(rows: list[dict[str, Any]], domain: str) -> pd.DataFrame
             frame[column] = frame[column].dt.tz_localize(None)
     if "received_at" in frame.columns:
         frame["received_at"] = pd.to_datetime(frame["received_at"], utc=True, errors="coerce")
-    for column in ("aeseq", "reported_grade", "site_grade", "fractions"):
+    for column in ("aeseq", "reported_grade", "site_grade", "fractions", "seq"):
         if column in frame.columns:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
     return frame

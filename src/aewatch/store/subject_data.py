@@ -18,7 +18,8 @@ from aewatch.store.labs import TOX_COLUMNS
 @dataclass
 class SubjectData:
     """Labs (SDTM-named, with stored grades as ``old_<col>``), current AEs and RT courses
-    of some subjects, and each subject's baseline reference date."""
+    (dates, lesion, liver involvement) of some subjects, and each subject's baseline
+    reference date."""
 
     subject_pks: dict[str, int]
     labs: pd.DataFrame
@@ -65,10 +66,14 @@ def load_subject_data(session: Session, pks: set[int]) -> SubjectData:
     labs["LBBLFL"] = np.where(labs["baseline_flag"].astype(bool), "Y", "")
     courses = frame_of(
         session,
-        select(RtCourse.subject_pk, RtCourse.start_on, RtCourse.end_on).where(
-            RtCourse.subject_pk.in_(ids)
-        ),
-        ["subject_pk", "start_on", "end_on"],
+        select(
+            RtCourse.subject_pk,
+            RtCourse.start_on,
+            RtCourse.end_on,
+            RtCourse.lesion,
+            RtCourse.liver_involved,
+        ).where(RtCourse.subject_pk.in_(ids)),
+        ["subject_pk", "start_on", "end_on", "lesion", "liver_involved"],
     )
     courses["USUBJID"] = courses["subject_pk"].map(by_pk)
     ae = frame_of(

@@ -38,6 +38,14 @@ def subject_index(session: Session, trial_pk: int) -> dict[str, int]:
     return {subject_id: pk for subject_id, pk in rows}
 
 
+def subject_ids(session: Session, pks: set[int]) -> dict[int, str]:
+    """Primary key → USUBJID of these subjects."""
+    rows = session.execute(
+        select(Subject.id, Subject.subject_id).where(Subject.id.in_(list(pks)))
+    ).all()
+    return {pk: subject_id for pk, subject_id in rows}
+
+
 def store_subjects(
     session: Session,
     trial_pk: int,
