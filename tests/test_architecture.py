@@ -14,7 +14,18 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-STAGES = ("read", "check", "code", "store", "grade", "derive", "rules", "alerts")
+STAGES = (
+    "read",
+    "check",
+    "plausibility",
+    "code",
+    "store",
+    "reconcile",
+    "grade",
+    "derive",
+    "rules",
+    "alerts",
+)
 
 
 def _modules() -> dict[str, Path]:

@@ -19,7 +19,11 @@ def test_the_pilot_is_graded_counted_and_reported(sqlite_url: str, tmp_path: Pat
     from aewatch.reports.dsmb import build_dsmb_report
 
     settings = make_settings(tmp_path, sqlite_url)
-    settings = replace(settings, trial=replace(settings.trial, studies=("CDISCPILOT01",)))
+    settings = replace(
+        settings,
+        trial=replace(settings.trial, studies=("CDISCPILOT01",)),
+        plausibility=replace(settings.plausibility, first_enrolment="2012-07-09"),
+    )
     sessions = session_factory(make_engine(sqlite_url))
     pipeline = Pipeline(settings, sessions, clock, "pilot")
     outcomes = pipeline.ingest_paths(

@@ -91,7 +91,7 @@ class Pipeline:
             log.exception("file=%s cannot be read", display)
             return self._fail(path, display, digest, f"cannot be read: {exc!r}", now)
         try:
-            prepared = prepare(tables, self.settings)
+            prepared = prepare(tables, self.settings, now)
             outcome = self._ingest_with_retry(path, display, digest, prepared, now)
         except OperationalError:
             raise  # the database is unavailable: leave the file claimed, retry next cycle
