@@ -186,3 +186,65 @@ def test_hostile_values_in_one_column_never_fail_the_file_and_the_good_rows_go_i
             )
         else:
             assert session.scalar(select(RtCourse.id).where(RtCourse.course_key == "RT-GOOD"))
+
+
+NUMBER_FAULTS = [
+    ("AE", "AESEQ", "1e308", "AESEQ '1e308' is too large (at most 2147483647)"),
+    ("AE", "AESEQ", "inf", "AESEQ 'inf' is not a finite number"),
+    ("AE", "AESEQ", "2.5", "AESEQ '2.5' is not a whole number"),
+    (
+        "AE",
+        "AETOXGR",
+        "inf",
+        "AETOXGR 'inf' is not a CTCAE grade: use the digits 1 to 5 (III, "
+        "Grade 3 and G3 are read as 3)",
+    ),
+    ("LB", "LBSEQ", "-1", "LBSEQ '-1' is below 0"),
+    (
+        "LB",
+        "LBTOXGR",
+        "inf",
+        "LBTOXGR 'inf' is not a CTCAE grade: use the digits 0 to 5, or "
+        "leave it empty (aewatch grades the result itself)",
+    ),
+    ("EX", "EXNFRAC", "1e309", "number of fractions EXNFRAC '1e309' is not a finite number"),
+    ("EX", "EXNFRAC", "4.5", "number of fractions EXNFRAC '4.5' is not a whole number"),
+    ("EX", "EXSEQ", "3000000000", "EXSEQ '3000000000' is too large (at most 2147483647)"),
+    (
+        "EX",
+        "EXDOSE",
+        "1e308",
+        "dose per fraction EXDOSE '1e308' is too large to compute with (above 1e+100)",
+    ),
+    ("EX", "EXDOSE", "nan", "dose per fraction EXDOSE 'nan' is not a finite number"),
+]
+
+
+@pytest.mark.parametrize(
+    ("domain", "column", "value", "reason"),
+    NUMBER_FAULTS,
+    ids=[f"{c}={v}" for _, c, v, _ in NUMBER_FAULTS],
+)
+def test_a_number_that_cannot_be_used_quarantines_its_row_with_the_field_and_reason(
+    domain: str, column: str, value: str, reason: str, trial: Pipeline, tmp_path: Path
+) -> None:
+    from aewatch.models import QuarantineEntry
+
+    good = GOOD[domain][0]
+    bad = {**good, column: value, "AESPID": "AE-2", "LBDTC": "2026-02-20", "EXSPID": "RT-2"}
+    bad = {k: v for k, v in bad.items() if k in good}
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(good), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows([good, bad])
+    path = tmp_path / f"{domain.lower()}.csv"
+    path.write_text(out.getvalue())
+    outcome = trial.ingest_paths([path])[0]
+    assert (outcome.status, outcome.accepted, outcome.quarantined) == ("done", 1, 1)
+    with trial.sessions() as session:
+        entries = session.scalars(
+            select(QuarantineEntry).where(QuarantineEntry.kind == "rejected")
+        ).all()
+    assert [(e.row_number, e.field, e.value, e.reason) for e in entries] == [
+        (2, column, value, reason)
+    ]
