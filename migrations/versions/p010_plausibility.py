@@ -1,5 +1,6 @@
 """Plausibility before grading: implausible values are kept and flagged; queries know
-their record, so a corrected re-export closes them; DM's death flag is stored.
+their record, so a corrected re-export closes them; DM's death flag is stored; SEX holds
+UNDIFFERENTIATED.
 
 Revision ID: p010
 Revises: 0002
@@ -25,6 +26,10 @@ def upgrade() -> None:
 
     with op.batch_alter_table('subjects', schema=None) as batch_op:
         batch_op.add_column(sa.Column('death_flag', sa.Boolean(), nullable=True))
+        # SDTM's SEX codelist includes UNDIFFERENTIATED (16 characters).
+        batch_op.alter_column(
+            'sex', existing_type=sa.String(length=8), type_=sa.String(length=16)
+        )
 
     with op.batch_alter_table('quarantine', schema=None) as batch_op:
         batch_op.add_column(sa.Column('record_key', sa.String(length=200), nullable=True))
@@ -39,6 +44,9 @@ def downgrade() -> None:
         batch_op.drop_column('record_key')
 
     with op.batch_alter_table('subjects', schema=None) as batch_op:
+        batch_op.alter_column(
+            'sex', existing_type=sa.String(length=16), type_=sa.String(length=8)
+        )
         batch_op.drop_column('death_flag')
 
     with op.batch_alter_table('lab_results', schema=None) as batch_op:

@@ -100,7 +100,7 @@ class Subject(Base):
     reference_end: Mapped[date | None] = mapped_column(Date)  # DM.RFXENDTC
     oligoprogression: Mapped[str | None] = mapped_column(String(32))
     systemic_therapy: Mapped[str | None] = mapped_column(String(120))
-    sex: Mapped[str | None] = mapped_column(String(8))
+    sex: Mapped[str | None] = mapped_column(String(16))  # SDTM SEX: M, F, U, UNDIFFERENTIATED
     arm: Mapped[str | None] = mapped_column(String(120))
     died_on: Mapped[date | None] = mapped_column(Date)
     death_flag: Mapped[bool | None] = mapped_column(Boolean)  # DM.DTHFL; None: not given

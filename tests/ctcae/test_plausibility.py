@@ -87,7 +87,7 @@ def test_a_range_from_the_config_replaces_the_shipped_one() -> None:
     ]
 
 
-@settings(derandomize=True, max_examples=300, deadline=None)
+@settings(derandomize=True, database=None, max_examples=300, deadline=None)
 @given(
     value=st.floats(allow_nan=True, allow_infinity=True),
     low=st.floats(allow_nan=True, allow_infinity=True),

@@ -248,3 +248,28 @@ def test_a_number_that_cannot_be_used_quarantines_its_row_with_the_field_and_rea
     assert [(e.row_number, e.field, e.value, e.reason) for e in entries] == [
         (2, column, value, reason)
     ]
+
+
+def test_every_value_sdtm_allows_fits_its_column(trial: Pipeline, tmp_path: Path) -> None:
+    """SEX UNDIFFERENTIATED (16 characters) once failed a whole DM file on PostgreSQL."""
+    path = tmp_path / "dm2.csv"
+    path.write_text("USUBJID,SITEID,SEX\n03-001,03,UNDIFFERENTIATED\n03-002,03,F\n")
+    outcome = trial.ingest_paths([path])[0]
+    assert (outcome.status, outcome.accepted) == ("done", 2)
+    with trial.sessions() as session:
+        sex = session.scalar(select(Subject.sex).where(Subject.subject_id == "03-001"))
+    assert sex == "UNDIFFERENTIATED"
+
+
+def test_an_ae_identifier_too_long_for_an_alert_key_is_quarantined(
+    trial: Pipeline, tmp_path: Path
+) -> None:
+    path = tmp_path / "ae2.csv"
+    spid = "X" * 65
+    path.write_text(
+        "USUBJID,AESPID,AETERM,AEDECOD,AETOXGR,AESER,AESHOSP,AEREL,AESTDTC\n"
+        f"01-001,{spid},SEPSIS,Sepsis,4,Y,Y,POSSIBLE,2026-02-01\n"
+        "01-001,AE-7,SEPSIS,Sepsis,4,Y,Y,POSSIBLE,2026-02-01\n"
+    )
+    outcome = trial.ingest_paths([path])[0]
+    assert (outcome.status, outcome.accepted, outcome.quarantined) == ("done", 1, 1)

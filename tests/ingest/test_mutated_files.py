@@ -255,6 +255,7 @@ def trial(pipeline: Pipeline, tmp_path: Path) -> Pipeline:
 
 @settings(
     derandomize=True,
+    database=None,
     max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

@@ -26,8 +26,9 @@ SERIOUS_FLAGS = ("AESDTH", "AESLIFE", "AESHOSP", "AESDISAB", "AESCONG", "AESMIE"
 # Longest value the database column behind each variable holds (models.py): a longer one
 # is quarantined here rather than failing the whole file's insert on PostgreSQL.
 MAX_LENGTH: dict[str, dict[str, int]] = {
-    "DM": {"STUDYID": 64, "SITEID": 64, "FLSTTRT": 120, "ARM": 120},
-    "AE": {"AESPID": 120, "AEDECOD": 200, "AEBODSYS": 200, "AEACN": 64},
+    "DM": {"SITEID": 64, "FLSTTRT": 120, "ARM": 120},
+    # AESPID: 64, so that an alert's dedup key (trial, subject, AE id, version) fits in 200.
+    "AE": {"AESPID": 64, "AEDECOD": 200, "AEBODSYS": 200, "AEACN": 64},
     "LB": {"LBTESTCD": 16, "LBTEST": 120, "LBSTRESU": 32, "LBDTC": 32},
     "EX": {"EXSPID": 120, "EXLNKID": 120, "EXTRT": 120, "EXLOC": 120},
 }

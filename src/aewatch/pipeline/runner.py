@@ -187,7 +187,7 @@ class Pipeline:
             source = source_row(session, digest, trial.id, path, now)
             source.file_format = file_format(path)
             source.status, source.reason = "done", None
-            source.domains = ",".join(sorted({t.domain for t in tables}))
+            source.domains = ",".join(sorted({t.domain[:8] for t in tables}))[:64]
             session.flush()
             ctx = FileContext(session, settings, now, self.worker_id, trial.id, source, path.name)
             touched = run_stages(ctx, tables)
