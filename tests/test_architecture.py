@@ -14,7 +14,19 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-STAGES = ("read", "check", "code", "store", "exposure", "grade", "derive", "rules", "alerts")
+STAGES = (
+    "read",
+    "check",
+    "plausibility",
+    "code",
+    "store",
+    "exposure",
+    "reconcile",
+    "grade",
+    "derive",
+    "rules",
+    "alerts",
+)
 
 
 def _modules() -> dict[str, Path]:

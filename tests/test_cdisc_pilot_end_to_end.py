@@ -19,7 +19,11 @@ def test_the_pilot_is_graded_counted_and_reported(sqlite_url: str, tmp_path: Pat
     from aewatch.reports.dsmb import build_dsmb_report
 
     settings = make_settings(tmp_path, sqlite_url)
-    settings = replace(settings, trial=replace(settings.trial, studies=("CDISCPILOT01",)))
+    settings = replace(
+        settings,
+        trial=replace(settings.trial, studies=("CDISCPILOT01",)),
+        plausibility=replace(settings.plausibility, first_enrolment="2012-07-09"),
+    )
     # The pilot's study treatment (a transdermal patch) stands in for radiotherapy here, so
     # the safety population is the pilot's treated patients.
     pilot_treatment = ("XANOMELINE", "PLACEBO")

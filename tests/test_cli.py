@@ -44,7 +44,9 @@ def test_ingest_json_accounts_for_every_row(env: dict[str, str], tmp_path: Path)
     dm = tmp_path / "dm.csv"
     dm.write_text("USUBJID,SITEID\n01-001,01\n01-001,01\n")
     ae = tmp_path / "ae.csv"
-    ae.write_text("USUBJID,AESPID,AETERM,AETOXGR\n01-001,1,NAUSEA,2\n09-999,2,RASH,1\n")
+    ae.write_text(
+        "USUBJID,AESPID,AETERM,AETOXGR,AEREL\n01-001,1,NAUSEA,2,NONE\n09-999,2,RASH,1,NONE\n"
+    )
     code, output = invoke(env, "ingest", str(dm), str(ae), "--format", "json")
     assert code == 0
     files = json.loads(output)["files"]

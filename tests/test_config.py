@@ -166,3 +166,40 @@ def test_exposure_words_extend_the_vocabularies_from_the_config(tmp_path: Path) 
     assert settings.radiotherapy.liver_sites == ("hilum",)
     assert settings.systemic_therapy.treatments == ("rivoceranib",)
     assert settings.radiotherapy.course_gap_days == 14
+
+
+def test_the_plausibility_settings_are_read_and_extend_the_lab_ranges(tmp_path: Path) -> None:
+    shipped = load_settings(CONFIG, env={}).plausibility
+    assert (shipped.first_enrolment, shipped.history_margin_days) == ("2024-01-01", 3650)
+    assert shipped.future_tolerance_days == 1
+    path = write(
+        tmp_path,
+        '[trial]\nid = "X"\n[plausibility]\nfirst_enrolment = "2012-07-09"\n'
+        'lab_ranges = [{ analyte = "PLAT", unit = "10^9/L", low = 0, high = 3000 }]\n',
+    )
+    settings = load_settings(path, env={"AEWATCH_PLAUSIBILITY__FUTURE_TOLERANCE_DAYS": "2"})
+    assert settings.plausibility.first_enrolment_date.isoformat() == "2012-07-09"
+    assert settings.plausibility.future_tolerance_days == 2
+    (entry,) = settings.plausibility.lab_ranges
+    assert (entry.analyte, entry.unit, entry.low, entry.high) == ("PLAT", "10^9/L", 0.0, 3000.0)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('first_enrolment = "2024-13-01"', "first_enrolment: expected an ISO date (YYYY-MM-DD)"),
+        ("history_margin_days = -1", "history_margin_days: must be 0 or more"),
+        (
+            'lab_ranges = [{ analyte = "PLAT", low = 5, high = 3 }]',
+            "lab_ranges[0] (PLAT): need finite low < high, got 5.0 to 3.0",
+        ),
+        ('lab_ranges = [{ analyte = "PLAT", lo = 5, high = 3 }]', "unknown key(s) ['lo']"),
+    ],
+)
+def test_a_wrong_plausibility_setting_stops_start_up_with_a_clear_message(
+    table: str, message: str, tmp_path: Path
+) -> None:
+    path = write(tmp_path, f'[trial]\nid = "X"\n[plausibility]\n{table}\n')
+    with pytest.raises(ConfigError) as error:
+        load_settings(path, env={})
+    assert message in str(error.value) and "[plausibility]" in str(error.value)

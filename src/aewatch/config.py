@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tomllib
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +172,33 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class LabRangeSetting:
+    """A trial's own plausibility range for one analyte (on top of the shipped table)."""
+
+    analyte: str
+    low: float
+    high: float
+    unit: str = ""  # "" = any unit (a ratio such as INR)
+
+
+@dataclass(frozen=True)
+class PlausibilitySettings:
+    """What a plausible value is, before anything is graded (docs/ingest.md)."""
+
+    # The trial's first enrolment (ISO date; "" = unknown). Dates more than
+    # history_margin_days before it are implausibly early.
+    first_enrolment: str = ""
+    history_margin_days: int = 3650
+    # A date later than the file's receipt time plus this many days is in the future.
+    future_tolerance_days: int = 1
+    lab_ranges: tuple[LabRangeSetting, ...] = ()
+
+    @property
+    def first_enrolment_date(self) -> date | None:
+        return date.fromisoformat(self.first_enrolment) if self.first_enrolment else None
+
+
+@dataclass(frozen=True)
 class SourceMapping:
     """How one site's or EDC's export maps onto SDTM variables."""
 
@@ -194,6 +223,7 @@ class Settings:
     expected: ExpectedEvents
     reports: ReportSettings
     sources: tuple[SourceMapping, ...]
+    plausibility: PlausibilitySettings
     stopping_rules: tuple[Any, ...]
     database_url: str
     source_path: str
@@ -237,6 +267,7 @@ _SECTIONS: dict[str, type] = {
     "expected_events": ExpectedEvents,
     "reports": ReportSettings,
     "web": WebSettings,
+    "plausibility": PlausibilitySettings,
 }
 _LIST_SECTIONS = ("stopping_rule",)
 _TABLE_SECTIONS = ("sources",)
@@ -289,6 +320,7 @@ def settings_from_mapping(
     )
     trial: TrialSettings = built["trial"]
     web = _check_web(built["web"], f"{source}: [web]")
+    _check_plausibility(built["plausibility"], f"{source}: [plausibility]")
     rules = _build_rules(data.get("stopping_rule", []), source, trial.planned_enrolment)
     worker: WorkerSettings = built["worker"]
     database_url = env.get(f"{ENV_PREFIX}DATABASE_URL") or default_database_url(worker)
@@ -305,6 +337,7 @@ def settings_from_mapping(
         expected=built["expected_events"],
         reports=built["reports"],
         sources=sources,
+        plausibility=built["plausibility"],
         stopping_rules=rules,
         database_url=database_url,
         source_path=source,
@@ -380,6 +413,28 @@ def _build_rules(raw: Any, source: str, planned: int) -> tuple[Any, ...]:
     return tuple(rules)
 
 
+def _check_plausibility(settings: PlausibilitySettings, where: str) -> None:
+    if settings.first_enrolment:
+        try:
+            date.fromisoformat(settings.first_enrolment)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{where}.first_enrolment: expected an ISO date (YYYY-MM-DD), "
+                f"got {settings.first_enrolment!r}"
+            ) from exc
+    for key in ("history_margin_days", "future_tolerance_days"):
+        if getattr(settings, key) < 0:
+            raise ConfigError(f"{where}.{key}: must be 0 or more, got {getattr(settings, key)}")
+    for index, entry in enumerate(settings.lab_ranges):
+        if not entry.analyte.strip():
+            raise ConfigError(f"{where}.lab_ranges[{index}]: analyte is empty")
+        if not (math.isfinite(entry.low) and math.isfinite(entry.high) and entry.low < entry.high):
+            raise ConfigError(
+                f"{where}.lab_ranges[{index}] ({entry.analyte}): need finite low < high, "
+                f"got {entry.low!r} to {entry.high!r}"
+            )
+
+
 def _build_source(name: str, table: Any, where: str) -> SourceMapping:
     table = _expect_table(table, where)
     allowed = {"match", "domain", "columns", "values", "site"}
@@ -450,6 +505,8 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
         return tuple(_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if is_dataclass(hint) and isinstance(hint, type):
+        return _build(hint, value, where)
     if origin in (types.UnionType, typing.Union):
         raise ConfigError(f"{where}: unsupported type {hint}")  # pragma: no cover
     if hint is bool:

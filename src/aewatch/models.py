@@ -100,9 +100,10 @@ class Subject(Base):
     reference_end: Mapped[date | None] = mapped_column(Date)  # DM.RFXENDTC
     oligoprogression: Mapped[str | None] = mapped_column(String(32))
     systemic_therapy: Mapped[str | None] = mapped_column(String(120))
-    sex: Mapped[str | None] = mapped_column(String(8))
+    sex: Mapped[str | None] = mapped_column(String(16))  # SDTM SEX: M, F, U, UNDIFFERENTIATED
     arm: Mapped[str | None] = mapped_column(String(120))
     died_on: Mapped[date | None] = mapped_column(Date)
+    death_flag: Mapped[bool | None] = mapped_column(Boolean)  # DM.DTHFL; None: not given
     withdrawn_on: Mapped[date | None] = mapped_column(Date)
     last_contact_on: Mapped[date | None] = mapped_column(Date)
     source_file_pk: Mapped[int | None] = mapped_column(ForeignKey("source_files.id"))
@@ -240,6 +241,8 @@ class AeVersion(Base):
     grade: Mapped[int | None] = mapped_column(Integer)
     dictionary_version: Mapped[str | None] = mapped_column(String(64))
     evidence: Mapped[dict[str, Any] | None]
+    # Why a date of this version was implausible (then stored as unknown); None: plausible.
+    implausible: Mapped[str | None] = mapped_column(Text)
 
     adverse_event: Mapped[AdverseEvent] = relationship(back_populates="versions")
 
@@ -266,6 +269,8 @@ class LabResult(Base):
     tox_grade_high: Mapped[int | None] = mapped_column(Integer)
     tox_note: Mapped[str | None] = mapped_column(Text)
     dictionary_version: Mapped[str | None] = mapped_column(String(64))
+    # Why the result is implausible: kept, but never graded, counted or a baseline.
+    implausible: Mapped[str | None] = mapped_column(Text)
     source_file_pk: Mapped[int | None] = mapped_column(ForeignKey("source_files.id"))
     source_row: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime]
@@ -297,7 +302,10 @@ class QuarantineEntry(Base):
     """A row that could not be taken as is: rejected, pending (subject unknown) or a query."""
 
     __tablename__ = "quarantine"
-    __table_args__ = (Index("ix_quarantine_state", "kind", "state"),)
+    __table_args__ = (
+        Index("ix_quarantine_state", "kind", "state"),
+        Index("ix_quarantine_record", "trial_pk", "subject_id", "record_key"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     trial_pk: Mapped[int | None] = mapped_column(ForeignKey("trials.id"))
     source_file_pk: Mapped[int | None] = mapped_column(ForeignKey("source_files.id"))
@@ -305,6 +313,9 @@ class QuarantineEntry(Base):
     row_number: Mapped[int | None] = mapped_column(Integer)
     domain: Mapped[str | None] = mapped_column(String(8))
     subject_id: Mapped[str | None] = mapped_column(String(64))
+    # The record's identity within its subject (AESPID, lab test + time, course, "DM"): a
+    # corrected re-export of the record resolves the entries about its earlier export.
+    record_key: Mapped[str | None] = mapped_column(String(200))
     field: Mapped[str | None] = mapped_column(String(64))
     value: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)

@@ -177,3 +177,100 @@ def test_command_module_does_not_import_pandas_at_import_time() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+MALFORMED = (
+    "STUDYID,USUBJID,LBSEQ,LBTESTCD,LBSTRESN,LBSTRESU,LBSTNRLO,LBSTNRHI,LBDTC\n"
+    "S,01,1,PLAT,200,10^9/L,150,400,2025-01-01\n"
+    "S,01,2,PLAT,-50,10^9/L,150,400,2025-02-01\n"
+    "S,01,3,PLAT,20,10^9/L,150,400,2025-02-02,extra\n"
+    "S,01,4,ALT,abc,U/L,0,40,2025-02-03\n"
+    "S,01,5,ALT,1e400,U/L,0,40,2025-02-04\n"
+    "S,01,6,ALT,900,U/L,40,0,2025-02-05\n"
+    "S,01,7,ALT,900,U/L,0,40,2025-02-06\n"
+)
+
+
+def test_grade_labs_grades_every_readable_row_and_lists_the_rest_with_reasons(
+    tmp_path: Path,
+) -> None:
+    lb = tmp_path / "lb.csv"
+    lb.write_text(MALFORMED, encoding="utf-8")
+    summary = grade_lab_file(lb, out_path=tmp_path / "out.csv")
+    assert (summary.rows, summary.rejected) == (6, 5)
+    assert summary.rejects_path == tmp_path / "out.rejects.csv"
+    rejects = pd.read_csv(summary.rejects_path, dtype=str, keep_default_na=False)
+    assert rejects[["row", "field", "reason"]].values.tolist() == [
+        [
+            "2",
+            "LBSTRESN",
+            "result LBSTRESN '-50' 10^9/L is not a plausible PLAT result "
+            "(plausible: 0 to 5000 10^9/L)",
+        ],
+        [
+            "3",
+            "",
+            "row has 10 fields but the header has 9: check for an unquoted delimiter "
+            "or a missing value",
+        ],
+        ["4", "LBSTRESN", "result LBSTRESN 'abc' is not a number"],
+        ["5", "LBSTRESN", "result LBSTRESN '1e400' is not a finite number"],
+        [
+            "6",
+            "LBSTNRLO",
+            "reference range LBSTNRLO '40' to LBSTNRHI '0' is inverted (the lower "
+            "limit is above the upper)",
+        ],
+    ]
+    graded = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert graded["TOXGRH"].tolist() == ["", "", "", "", "", "4"]
+    assert graded["TOXGRL"].tolist() == ["0", "", "", "", "", ""]
+    assert graded.loc[1, "TOXNOTE"].startswith("not graded: result LBSTRESN '-50'")
+
+
+def test_an_implausible_result_is_never_a_baseline(tmp_path: Path) -> None:
+    lb = tmp_path / "lb.csv"
+    lb.write_text(
+        "USUBJID,LBSEQ,LBTESTCD,LBSTRESN,LBSTRESU,LBSTNRLO,LBSTNRHI,LBDTC,LBBLFL\n"
+        "01,1,ALT,-30,U/L,0,40,2025-01-01,Y\n"
+        "01,2,ALT,90,U/L,0,40,2025-02-01,\n",
+        encoding="utf-8",
+    )
+    grade_lab_file(lb, out_path=tmp_path / "out.csv")
+    graded = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert graded.loc[1, "TOXNOTE"] == "no baseline for ALT; graded on ULN rules"
+
+
+def test_grade_labs_command_says_how_many_rows_it_rejected_and_where(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    lb = tmp_path / "lb.csv"
+    lb.write_text(MALFORMED, encoding="utf-8")
+    rejects = tmp_path / "bad_rows.csv"
+    result = CliRunner().invoke(
+        app, ["grade-labs", str(lb), "--out", str(tmp_path / "o.csv"), "--rejects", str(rejects)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "rejected (malformed or implausible, not graded): 5 rows" in result.output
+    assert len(pd.read_csv(rejects)) == 5
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("lb.csv", "USUBJID,LBTESTCD\n01,Fi\xe8vre\n".encode("latin-1"), "not UTF-8 text"),
+        (
+            "lb.xpt",
+            b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!" + b"\x00" * 40,
+            "cannot be read",
+        ),
+    ],
+)
+def test_grade_labs_fails_only_when_the_input_cannot_be_read(
+    name: str, content: bytes, message: str, app: typer.Typer, tmp_path: Path
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = CliRunner().invoke(app, ["grade-labs", str(path), "--out", str(tmp_path / "o.csv")])
+    assert result.exit_code == 2
+    assert message in result.output

@@ -16,8 +16,8 @@ DM = (
     "NCT06261047,DM,01-001,01,2025-03-01\n"
     "NCT06261047,DM,01-002,01,2025-03-05\n"
 )
-AE_HEAD = "STUDYID,DOMAIN,USUBJID,AESPID,AETERM,AEDECOD,AETOXGR,AESER,AESTDTC,AEENDTC\n"
-AE_GOOD = "NCT06261047,AE,01-001,AE-1,NAUSEA,Nausea,2,N,2025-03-10,2025-03-20\n"
+AE_HEAD = "STUDYID,DOMAIN,USUBJID,AESPID,AETERM,AEDECOD,AETOXGR,AESER,AEREL,AESTDTC,AEENDTC\n"
+AE_GOOD = "NCT06261047,AE,01-001,AE-1,NAUSEA,Nausea,2,N,POSSIBLE,2025-03-10,2025-03-20\n"
 LB_HEAD = "STUDYID,DOMAIN,USUBJID,LBSEQ,LBTESTCD,LBSTRESN,LBSTRESU,LBSTNRLO,LBSTNRHI,LBDTC\n"
 LB_GOOD = "NCT06261047,LB,01-001,1,ALT,35,U/L,0,40,2025-03-01\n"
 EX_HEAD = "STUDYID,DOMAIN,USUBJID,EXSPID,EXTRT,EXDOSE,EXDOSU,EXNFRAC,EXLOC,EXSTDTC,EXENDTC\n"
@@ -107,7 +107,7 @@ ROW_FAULTS = [
         "ae.csv",
         AE_HEAD + AE_GOOD + "NCT06261047,AE,01-001,AE-3,X\n",
         None,
-        "row has 5 fields but the header has 10",
+        "row has 5 fields but the header has 11",
     ),
     RowFault(
         "duplicate row", "ae.csv", AE_HEAD + AE_GOOD + AE_GOOD, None, "duplicate of an earlier row"
@@ -128,12 +128,7 @@ ROW_FAULTS = [
     RowFault(
         "relationship word unknown",
         "ae.csv",
-        AE_HEAD.strip()
-        + ",AEREL\n"
-        + AE_GOOD.strip()
-        + ",PROBABLE\n"
-        + AE_GOOD.strip().replace("AE-1", "AE-2")
-        + ",SOMEWHAT\n",
+        ae(AEREL="SOMEWHAT"),
         "AEREL",
         "AEREL 'SOMEWHAT' is not recognised",
     ),
@@ -203,9 +198,10 @@ ROW_FAULTS = [
     RowFault(
         "lab range upside down",
         "lb.csv",
-        lb(LBSTNRLO="50", LBSTNRHI="10"),
+        lb(LBSTNRLO="50", LBSTNRHI="10", LBDTC="2025-03-02"),
         "LBSTNRLO",
-        "is above the upper limit",
+        "reference range LBSTNRLO '50' to LBSTNRHI '10' is inverted",
+        kind="query",
     ),
     RowFault("lab date missing", "lb.csv", lb(LBDTC=""), "LBDTC", "LBDTC is empty"),
     RowFault("lab test code missing", "lb.csv", lb(LBTESTCD=""), "LBTESTCD", "LBTESTCD is empty"),

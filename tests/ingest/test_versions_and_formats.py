@@ -11,7 +11,14 @@ import pytest
 from sqlalchemy import func, select
 
 from aewatch.config import SourceMapping
-from aewatch.models import AdverseEvent, AeVersion, LabResult, SourceFile, Subject
+from aewatch.models import (
+    AdverseEvent,
+    AeVersion,
+    LabResult,
+    QuarantineEntry,
+    SourceFile,
+    Subject,
+)
 from aewatch.pipeline import Pipeline
 from support import CDISC, DATA, requires_shared
 
@@ -136,7 +143,11 @@ def test_the_cdisc_pilot_ingests_without_loss(
     folder: str, settings, sessions, clock, tmp_path: Path
 ) -> None:
     """Real SDTM: every row is stored, held or quarantined with a reason."""
-    settings = replace(settings, trial=replace(settings.trial, studies=("CDISCPILOT01",)))
+    settings = replace(
+        settings,
+        trial=replace(settings.trial, studies=("CDISCPILOT01",)),
+        plausibility=replace(settings.plausibility, first_enrolment="2012-07-09"),
+    )
     pipeline = Pipeline(settings, sessions, clock, "pilot")
     source = CDISC / folder
     names = ["dm", "ex", "ae", "lb"] if folder == "sdtm-csv" else ["dm", "ex", "ae", "lbch", "lbhe"]
@@ -150,6 +161,22 @@ def test_the_cdisc_pilot_ingests_without_loss(
         assert rows == {"dm": 306, "ex": 591, "ae": 1191, "lb": 59580}
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Subject)) == 306
+        queries = session.execute(
+            select(QuarantineEntry.field, QuarantineEntry.state, QuarantineEntry.value).where(
+                QuarantineEntry.kind == "query"
+            )
+        ).all()
+        implausible_labs = session.scalar(
+            select(func.count()).select_from(LabResult).where(LabResult.implausible.is_not(None))
+        )
+    # The plausibility figures in docs/ingest.md: nine AE onsets from 1977-2001 (medical
+    # history recorded in AE), nothing else; the deaths agree between DM and AE.
+    onsets = sorted(v for f, s, v in queries if f == "AESTDTC" and s == "open")
+    assert onsets == ["1977", "1977", "1982", "1986", "1986", "1992", "1994-04", "2001", "2001"]
+    assert implausible_labs == 0
+    assert not [f for f, _, _ in queries if f in ("LBDTC", "LBSTRESN", "LBSTNRLO", "EXSTDTC")]
+    assert sorted(s for f, s, _ in queries if f == "DTHDTC") == ["resolved"] * 3
+    assert [f for f, s, _ in queries if f == "AEREL" and s == "open"] == ["AEREL"] * 3
 
 
 def test_a_source_mapping_matches_files_by_glob(tmp_path: Path) -> None:

@@ -34,6 +34,13 @@ Anemia), TOXTERMH/TOXGRH (high direction, e.g. ALT increased) and TOXNOTE, which
 why a row could not be graded (no reference range, unknown unit, ...). Grades are 0-4;
 empty means not gradable. The output format follows --out: .csv, .xlsx or .xpt.
 
+A malformed row never stops the run: a CSV row that does not split into the header's
+fields, a result that is not a number, or an implausible result or reference range (a
+negative count, platelets above 5,000 x10^9/L, an inverted range ...) is not graded nor
+used as a baseline, and is listed with its file, row and reason in the rejects file
+(--rejects; default <out>.rejects.csv, written only when there are any). The command
+fails only when an input file cannot be read.
+
 Example:
 
     aewatch grade-labs lb.xpt --dm dm.xpt --out lb_graded.csv
@@ -69,6 +76,11 @@ def register(app: typer.Typer) -> None:
             dir_okay=False,
         ),
         top: int = typer.Option(10, help="How many not-gradable reasons to list."),
+        rejects: Path | None = typer.Option(
+            None,
+            "--rejects",
+            help="Where to list rows not graded for bad data (default: <out>.rejects.csv).",
+        ),
     ) -> None:
         from rich.console import Console
         from rich.table import Table
@@ -77,8 +89,8 @@ def register(app: typer.Typer) -> None:
 
         console = Console()
         try:
-            summary = grade_lab_file(lb_file, dm, out_path=out)
-        except ValueError as error:
+            summary = grade_lab_file(lb_file, dm, out_path=out, rejects_path=rejects)
+        except (ValueError, OSError) as error:
             console.print(f"[red]error:[/red] {error}")
             raise typer.Exit(2) from error
         table = Table(title="CTCAE v5.0 grade distribution (rows per test and term)")
@@ -100,6 +112,11 @@ def register(app: typer.Typer) -> None:
             for reason, count in summary.not_gradable[:top]:
                 reasons.add_row(reason, str(count))
             console.print(reasons)
+        if summary.rejects_path is not None:
+            console.print(
+                f"rejected (malformed or implausible, not graded): {summary.rejected} rows, "
+                f"listed in {summary.rejects_path}"
+            )
         console.print(f"written: {out}")
 
     @app.command("ctcae", help=CTCAE_HELP)

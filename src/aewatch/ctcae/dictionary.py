@@ -2,9 +2,11 @@
 
 ``load_dictionary()`` reads ``data/ctcae_v5_terms.csv`` once. ``code_terms`` codes SDTM AE
 rows to CTCAE terms: AEDECOD first, then AETERM; each tried as written, after British →
-US spelling (MedDRA PTs are British: "Diarrhoea"), and as a v4.03 term that NCI's mapping
-sheet moves to a v5.0 term. Anything else falls back to "<SOC> - Other, specify" from
-AEBODSYS, flagged for review; nothing is coded silently.
+US spelling (MedDRA PTs are British: "Diarrhoea"), through the synonym table
+(``data/term_synonyms.csv``: "Thrombocytopenia" → "Platelet count decreased", so one
+toxicity is never split over two terms), and as a v4.03 term that NCI's mapping sheet
+moves to a v5.0 term. Anything else falls back to "<SOC> - Other, specify" from
+AEBODSYS, flagged for review; nothing is coded silently, and the coding method is kept.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DICTIONARY_VERSION",
+    "Synonym",
     "Term",
     "TermDictionary",
     "V4Recode",
@@ -67,6 +70,16 @@ class Term:
 
 
 @dataclass(frozen=True)
+class Synonym:
+    """A verbatim name sites use for a CTCAE term; ``review`` asks a person to confirm."""
+
+    synonym: str
+    term: str
+    review: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class V4Recode:
     """Where NCI's v4.03 → v5.0 sheet sends a v4.03 term (for one v4 grade, or all)."""
 
@@ -88,6 +101,7 @@ class TermDictionary:
         terms: Iterable[Term],
         recodes: Iterable[V4Recode] = (),
         spelling: Iterable[tuple[str, str]] = (),
+        synonyms: Iterable[Synonym] = (),
     ) -> None:
         self.terms: tuple[Term, ...] = tuple(terms)
         self.version = DICTIONARY_VERSION
@@ -97,6 +111,7 @@ class TermDictionary:
         self._socs = {term_key(t.soc): t.soc for t in self.terms}
         self._spelling = tuple(spelling)
         self._by_spelling_key = {term_key(self.americanise(t.term)): t for t in self.terms}
+        self._synonyms = {term_key(self.americanise(s.synonym)): s for s in synonyms}
         self._recodes: dict[str, list[V4Recode]] = {}
         for recode in recodes:
             self._recodes.setdefault(term_key(recode.v4_term), []).append(recode)
@@ -135,6 +150,14 @@ class TermDictionary:
     def lookup_spelling(self, text: str) -> Term | None:
         """A term matched after British → US spelling normalisation."""
         return self._by_spelling_key.get(term_key(self.americanise(text)))
+
+    def lookup_synonym(self, text: str) -> tuple[Term, Synonym] | None:
+        """The CTCAE term a synonym stands for (matched after British → US spelling)."""
+        found = self._synonyms.get(term_key(self.americanise(text)))
+        if found is None:
+            return None
+        term = self.lookup(found.term)
+        return (term, found) if term is not None else None
 
     def recode_v4(self, term: str, grade: int | None = None) -> list[V4Recode]:
         """NCI's v5.0 targets for a v4.03 term; with ``grade``, only that grade's row."""
@@ -186,7 +209,16 @@ def load_dictionary() -> TermDictionary:
         (r["british"].casefold(), r["american"].casefold())
         for r in read_rows("spelling_variants.csv")
     ]
-    return TermDictionary(terms, recodes, spelling)
+    synonyms = [
+        Synonym(
+            synonym=r["synonym"],
+            term=r["ctcae_term"],
+            review=r.get("review", "").lower() in ("y", "yes", "true", "1"),
+            note=r.get("note", ""),
+        )
+        for r in read_rows("term_synonyms.csv")
+    ]
+    return TermDictionary(terms, recodes, spelling, synonyms)
 
 
 # --------------------------------------------------------------------------- coding
@@ -197,8 +229,9 @@ class Coding:
     """The outcome of coding one (AEDECOD, AETERM, AEBODSYS) combination."""
 
     term: Term | None
-    coding: str  # exact | other_specify | uncoded
+    coding: str  # exact | synonym | other_specify | uncoded
     note: str | None
+    review: bool = False  # a person must confirm (other_specify, uncoded, some synonyms)
 
 
 def _deleted_v4_target(dictionary: TermDictionary, text: str) -> tuple[Term, V4Recode] | None:
@@ -223,13 +256,24 @@ def _code_one(dictionary: TermDictionary, decod: str, verbatim: str, bodsys: str
         found = dictionary.lookup(text)
         if found:
             note = f"{prefix}matched on AETERM '{text}'" if prefix else None
-            return Coding(found, "other_specify" if found.is_other_specify else "exact", note)
+            if found.is_other_specify:
+                return Coding(found, "other_specify", note, review=True)
+            return Coding(found, "exact", note)
         found = dictionary.lookup_spelling(text)
         if found:
             return Coding(
                 found,
                 "exact",
                 f"{prefix}{source} '{text}' matched '{found.term}' after British → US spelling",
+            )
+        if synonym := dictionary.lookup_synonym(text):
+            term, entry = synonym
+            why = f": {entry.note}" if entry.review and entry.note else ""
+            return Coding(
+                term,
+                "synonym",
+                f"{prefix}{source} '{text}' coded to '{term.term}' by the synonym table{why}",
+                review=entry.review,
             )
         if target := _deleted_v4_target(dictionary, text):
             term, recode = target
@@ -243,6 +287,7 @@ def _code_one(dictionary: TermDictionary, decod: str, verbatim: str, bodsys: str
                     "other_specify",
                     f"{prefix}{source} '{text}' is a CTCAE v4.03 term removed in v5.0; recoded to "
                     f"'{term.term}' (specify: {specify}) per NCI's v4→v5 mapping{also}",
+                    review=True,
                 )
             return Coding(
                 term,
@@ -257,16 +302,23 @@ def _code_one(dictionary: TermDictionary, decod: str, verbatim: str, bodsys: str
             other,
             "other_specify",
             f"{shown} is not a CTCAE v5.0 term; coded to '{other.term}' from AEBODSYS — review",
+            review=True,
         )
     if not shown:
-        return Coding(None, "uncoded", "AEDECOD and AETERM are empty")
+        return Coding(None, "uncoded", "AEDECOD and AETERM are empty", review=True)
     where = f"AEBODSYS '{bodsys}' is not a CTCAE SOC" if bodsys else "AEBODSYS is empty"
-    return Coding(None, "uncoded", f"{shown} is not a CTCAE v5.0 term and {where} — code manually")
+    return Coding(
+        None,
+        "uncoded",
+        f"{shown} is not a CTCAE v5.0 term and {where} — code manually",
+        review=True,
+    )
 
 
 def code_terms(df: pd.DataFrame, dictionary: TermDictionary | None = None) -> pd.DataFrame:
     """CTCAE v5.0 coding of AE rows, index-aligned: ctcae_term, ctcae_soc, meddra_code,
-    coding (exact / other_specify / uncoded) and coding_note (why, when not plainly exact).
+    coding (exact / synonym / other_specify / uncoded), coding_note (why, when not plainly
+    exact) and needs_review (a person must confirm the coding: a data query).
 
     Columns AEDECOD, AETERM, AEBODSYS are each optional and may hold NaN. Each distinct
     combination is coded once and broadcast, so the cost follows the vocabulary, not
@@ -302,6 +354,7 @@ def code_terms(df: pd.DataFrame, dictionary: TermDictionary | None = None) -> pd
     code = pd.array([r.term.meddra_code if r.term else None for r in results], dtype="Int64")
     coding = np.asarray([r.coding for r in results], dtype=object)
     note = np.asarray([r.note for r in results], dtype=object)
+    review = np.asarray([r.review for r in results], dtype=bool)
     return pd.DataFrame(
         {
             "ctcae_term": term[codes],
@@ -309,6 +362,7 @@ def code_terms(df: pd.DataFrame, dictionary: TermDictionary | None = None) -> pd
             "meddra_code": code.take(codes),
             "coding": coding[codes],
             "coding_note": note[codes],
+            "needs_review": review[codes],
         },
         index=df.index,
     )

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".json": "json", ".xpt": "xpt", ".xlsx": "xlsx"}
@@ -135,7 +136,11 @@ def _read_json(path: Path, data: bytes) -> list[RawTable]:
         if not isinstance(item, dict):
             problems.append((number, f"record is a {type(item).__name__}, not an object"))
             continue
-        records.append({_clean_header(str(k)): _text(v) for k, v in item.items()})
+        record = {_clean_header(str(k)): _text(v) for k, v in item.items()}
+        if nul := _nul_fields(record):
+            problems.append((number, _nul_reason(nul)))
+            continue
+        records.append(record)
         numbers.append(number)
     frame = pd.DataFrame.from_records(records).fillna("") if records else pd.DataFrame()
     frame = frame.astype("str") if not frame.empty else frame
@@ -155,7 +160,18 @@ def _read_xpt(path: Path, data: bytes) -> list[RawTable]:
         ) from exc
     frame.columns = [_clean_header(c) for c in frame.columns]
     text = pd.DataFrame({col: _column_text(frame[col]) for col in frame.columns})
-    return [RawTable(path.stem, text, pd.Series(range(1, len(text) + 1), dtype="int64"))]
+    numbers = pd.Series(range(1, len(text) + 1), dtype="int64")
+    problems: list[tuple[int, str]] = []
+    nul = [c for c in text.columns if "\x00" in "".join(text[c].tolist())]
+    if nul:  # a corrupted record: quarantine the row, read the rest
+        bad = np.zeros(len(text), dtype=bool)
+        for position in range(len(text)):
+            fields = [c for c in nul if "\x00" in text[c].iat[position]]
+            if fields:
+                bad[position] = True
+                problems.append((position + 1, _nul_reason(fields)))
+        text, numbers = text.loc[~bad].reset_index(drop=True), numbers[~bad].reset_index(drop=True)
+    return [RawTable(path.stem, text, numbers, tuple(problems))]
 
 
 def _read_xlsx(path: Path, data: bytes) -> list[RawTable]:
@@ -183,6 +199,15 @@ def _read_xlsx(path: Path, data: bytes) -> list[RawTable]:
     if not tables:
         raise UnreadableFile("the workbook has no sheet with data")
     return tables
+
+
+def _nul_fields(record: dict[str, str]) -> list[str]:
+    return [k for k, v in record.items() if "\x00" in v or "\x00" in k]
+
+
+def _nul_reason(fields: list[str]) -> str:
+    """NUL is binary data, not text (and PostgreSQL refuses to store it)."""
+    return f"{', '.join(fields)} contains a NUL character (binary data): remove it and re-export"
 
 
 def _clean_header(name: str) -> str:
@@ -214,7 +239,7 @@ def _text(value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return ""
-        return str(int(value)) if value.is_integer() else repr(value)
+        return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
     if isinstance(value, datetime):
         return (
             value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
@@ -226,7 +251,10 @@ def _text(value: Any) -> str:
 
 def _column_text(column: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(column):
-        whole = column.notna() & (column == column.round())
+        # Only exactly representable whole numbers print as integers; a huge or non-finite
+        # value (a corrupted record) stays as written, for the row checks to judge.
+        finite = np.isfinite(column.astype("float64"))
+        whole = finite & (column.abs() < 2**53) & (column == column.round())
         as_int = column.where(whole).astype("Int64").astype("string")
         out = column.astype("string").where(~whole, as_int)
         return out.fillna("").astype("str")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from aewatch.ingest.dates import parse_iso_dates
+from aewatch.ingest.numbers import INT32_MAX, not_whole, read_grades, read_numbers, whole_numbers
 from aewatch.ingest.vocab import OLIGOPROGRESSION, OUTCOMES, RELATIONSHIP, UNITS, YES_NO
 
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -23,17 +24,48 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "EX": ("USUBJID", "EXSTDTC"),
 }
 SERIOUS_FLAGS = ("AESDTH", "AESLIFE", "AESHOSP", "AESDISAB", "AESCONG", "AESMIE")
+# Longest value the database column behind each variable holds (models.py): a longer one
+# is quarantined here rather than failing the whole file's insert on PostgreSQL.
+MAX_LENGTH: dict[str, dict[str, int]] = {
+    "DM": {"SITEID": 64, "FLSTTRT": 120, "ARM": 120},
+    # AESPID: 64, so that an alert's dedup key (trial, subject, AE id, version) fits in 200.
+    "AE": {"AESPID": 64, "AEDECOD": 200, "AEBODSYS": 200, "AEACN": 64},
+    "LB": {"LBTESTCD": 16, "LBTEST": 120, "LBSTRESU": 32, "LBDTC": 32},
+    "EX": {"EXSPID": 120, "EXLNKID": 120, "EXTRT": 120, "EXLOC": 120},
+}
+# DM dates and the variables that give them, first found wins (RFSTDTC is enrolment,
+# else consent, else first treatment; the baseline reference is first treatment).
+DM_DATES: dict[str, tuple[str, ...]] = {
+    "enrolled_on": ("RFSTDTC", "RFICDTC", "RFXSTDTC"),
+    "reference_start": ("RFXSTDTC", "RFSTDTC"),
+    "reference_end": ("RFXENDTC",),
+    "died_on": ("DTHDTC",),
+    "withdrawn_on": ("WITHDTC",),
+}
 SEVERITIES = {"MILD", "MODERATE", "SEVERE"}
 SEXES = {"M", "F", "U", "UNDIFFERENTIATED"}
 
 
 @dataclass
 class Fault:
-    row: int  # 1-based data row
+    row: int | None  # 1-based data row
     field: str | None
     value: str | None
     reason: str
     kind: str = "rejected"  # rejected | query (a query keeps the row)
+    subject: str | None = None
+    key: str | None = None  # the record's identity (AESPID, lab test + time …), if known
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """A value read as something other than what was written (AETOXGR 'III' → 3): kept
+    in the audit trail so the site's spelling is never silently lost."""
+
+    row: int
+    field: str
+    written: str
+    read_as: str
     subject: str | None = None
 
 
@@ -46,6 +78,9 @@ class Checked:
     faults: list[Fault] = field(default_factory=list)
     rows: int = 0
     columns: frozenset[str] = frozenset()  # the variables the file actually carried
+    # Each date variable read, parsed (date, precision, text), aligned with ``frame``.
+    dates: dict[str, pd.DataFrame] = field(default_factory=dict)
+    normalised: list[Normalised] = field(default_factory=list)
 
 
 class _Checker:
@@ -54,6 +89,8 @@ class _Checker:
         self.frame = frame
         self.bad = pd.Series(False, index=frame.index)
         self.faults: list[Fault] = []
+        self.dates: dict[str, pd.DataFrame] = {}
+        self.normalised: list[Normalised] = []
 
     def col(self, name: str) -> pd.Series:
         if name in self.frame.columns:
@@ -96,21 +133,84 @@ class _Checker:
                 )
 
     def date(self, name: str, label: str) -> pd.DataFrame:
-        parsed = parse_iso_dates(self.col(name))
+        text = self.col(name)
+        parsed = parse_iso_dates(text)
         self.reject(
             parsed["invalid"],
             name,
             f"{label} '{{v}}' is not an ISO 8601 date (use YYYY-MM-DD, YYYY-MM or YYYY)",
         )
+        if self.has(name):
+            self.dates[name] = parsed.assign(text=text)
         return parsed
 
-    def number(self, name: str, label: str, *, minimum: float | None = None) -> pd.Series:
-        text = self.col(name)
-        values = pd.to_numeric(text.where(text != ""), errors="coerce")
-        self.reject((text != "") & values.isna(), name, f"{label} '{{v}}' is not a number")
+    def number(
+        self,
+        name: str,
+        label: str,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        finite: bool = True,
+    ) -> pd.Series:
+        """A measured number; ``finite=False`` lets inf/nan through for plausibility to
+        flag (the row is kept), otherwise they are rejected here."""
+        numbers = read_numbers(self.col(name))
+        self.reject(numbers.not_number, name, f"{label} '{{v}}' is not a number")
+        if finite:
+            self.reject(numbers.not_finite, name, f"{label} '{{v}}' is not a finite number")
+        values = numbers.values if not finite else numbers.finite
         if minimum is not None:
             self.reject(values < minimum, name, f"{label} '{{v}}' is below {minimum:g}")
+        if maximum is not None:
+            self.reject(
+                values > maximum,
+                name,
+                f"{label} '{{v}}' is too large to compute with (above {maximum:g})",
+            )
         return values
+
+    def whole(self, name: str, label: str, *, minimum: int = 0) -> pd.Series:
+        """An identity or count field (AESEQ, EXNFRAC …): a whole number in the range the
+        database holds, as Int64; anything else rejects the row with its reason."""
+        numbers = read_numbers(self.col(name))
+        values = numbers.finite
+        self.reject(numbers.not_number, name, f"{label} '{{v}}' is not a number")
+        self.reject(numbers.not_finite, name, f"{label} '{{v}}' is not a finite number")
+        self.reject(not_whole(values), name, f"{label} '{{v}}' is not a whole number")
+        self.reject(values < minimum, name, f"{label} '{{v}}' is below {minimum}")
+        self.reject(values > INT32_MAX, name, f"{label} '{{v}}' is too large (at most {INT32_MAX})")
+        return whole_numbers(values, minimum, INT32_MAX)
+
+    def grade(self, name: str, low: int, high: int, reason: str) -> pd.Series:
+        """A CTCAE grade as sites write it ('3', '3.0', 'III', 'Grade 3', 'G3'); other
+        spellings than plain digits are noted in the audit trail."""
+        text = self.col(name)
+        grades = read_grades(text, low, high)
+        self.reject(grades.invalid, name, reason)
+        rewritten = grades.rewritten & ~self.bad
+        if rewritten.any():
+            for label in rewritten.index[rewritten.to_numpy(dtype=bool)]:
+                self.normalised.append(
+                    Normalised(
+                        int(self.frame.at[label, "ROW"]),
+                        name,
+                        str(text[label]),
+                        str(grades.grade[label]),
+                        self.col("USUBJID")[label] or None,
+                    )
+                )
+        return grades.grade
+
+    def lengths(self, limits: dict[str, int]) -> None:
+        for name, limit in limits.items():
+            if self.has(name) and max(map(len, pd.unique(self.col(name))), default=0) > limit:
+                self.reject(
+                    self.col(name).str.len() > limit,
+                    name,
+                    f"{name} is longer than {limit} characters: shorten it (is it the right "
+                    "column?)",
+                )
 
     def vocabulary(self, name: str, mapping: dict[str, str], hint: str) -> pd.Series:
         text = self.col(name)
@@ -118,14 +218,26 @@ class _Checker:
         self.reject((text != "") & mapped.isna(), name, f"{name} '{{v}}' is not recognised: {hint}")
         return mapped
 
-    def result(self, typed: pd.DataFrame) -> Checked:
+    def result(self, typed: pd.DataFrame, keys: pd.Series | None = None) -> Checked:
+        """The good rows; each fault learns its record's identity (for superseding it
+        when a corrected re-export arrives)."""
         keep = ~self.bad
+        kept_rows = set(self.frame.loc[keep, "ROW"].tolist())
+        if keys is not None:
+            by_row = dict(zip(self.frame["ROW"].to_numpy(), keys.to_numpy(), strict=True))
+            for fault in self.faults:
+                key = by_row.get(fault.row)
+                fault.key = key if isinstance(key, str) and key else None
         return Checked(
             self.domain,
             typed.loc[keep].reset_index(drop=True),
             self.faults,
             rows=len(self.frame),
             columns=frozenset(self.frame.columns),
+            dates={
+                name: parsed.loc[keep].reset_index(drop=True) for name, parsed in self.dates.items()
+            },
+            normalised=[n for n in self.normalised if n.row in kept_rows],
         )
 
 
@@ -147,12 +259,27 @@ def check_table(domain: str, frame: pd.DataFrame, accepted_studies: tuple[str, .
             + ", ".join(accepted_studies)
             + "): add it to [trial].studies if the export belongs here",
         )
+    checker.reject(
+        checker.col("STUDYID").str.len() > 64,
+        "STUDYID",
+        "STUDYID is longer than 64 characters: is this really a study ID?",
+    )
+    checker.lengths(MAX_LENGTH[domain])
     _reject_duplicate_rows(checker)
     typed = {"DM": _dm, "AE": _ae, "LB": _lb, "EX": _ex}[domain](checker)
     typed["ROW"] = frame["ROW"].to_numpy()
     typed["USUBJID"] = checker.col("USUBJID").to_numpy()
     typed["STUDYID"] = checker.col("STUDYID").to_numpy()
-    return checker.result(typed)
+    return checker.result(typed, record_keys(domain, typed))
+
+
+def record_keys(domain: str, typed: pd.DataFrame) -> pd.Series:
+    """Each row's record identity within its subject ("" where it has none)."""
+    column = {"AE": "ae_key", "LB": "lab_key", "EX": "record_key"}.get(domain)
+    if column is None:
+        return pd.Series("DM", index=typed.index, dtype="object")
+    keys = typed[column].astype("object").fillna("")
+    return keys.where(~keys.isin(["SEQ:", "|"]), "")
 
 
 def _reject_duplicate_rows(checker: _Checker) -> None:
@@ -163,13 +290,31 @@ def _reject_duplicate_rows(checker: _Checker) -> None:
     )
 
 
+DM_DATE_LABELS = {
+    "RFXSTDTC": "first treatment date",
+    "RFXENDTC": "last treatment date",
+    "RFSTDTC": "reference start",
+    "RFICDTC": "consent date",
+    "DTHDTC": "death date",
+    "WITHDTC": "withdrawal date",
+}
+
+
+def dm_dates(dates: dict[str, pd.Series], index: pd.Index) -> dict[str, pd.Series]:
+    """The stored DM dates from their variables (``DM_DATES``: first found wins)."""
+    empty = pd.Series(pd.NaT, index=index, dtype="datetime64[us]")
+    out = {}
+    for target, sources in DM_DATES.items():
+        value = empty
+        for source in reversed(sources):
+            value = dates.get(source, empty).fillna(value) if source in dates else value
+        out[target] = value
+    return out
+
+
 def _dm(c: _Checker) -> pd.DataFrame:
-    rfx = c.date("RFXSTDTC", "first treatment date RFXSTDTC")
-    rfxend = c.date("RFXENDTC", "last treatment date RFXENDTC")
-    rfst = c.date("RFSTDTC", "reference start RFSTDTC")
-    consent = c.date("RFICDTC", "consent date RFICDTC")
-    death = c.date("DTHDTC", "death date DTHDTC")
-    withdrawn = c.date("WITHDTC", "withdrawal date WITHDTC")
+    parsed = {name: c.date(name, f"{label} {name}") for name, label in DM_DATE_LABELS.items()}
+    rfx, rfxend = parsed["RFXSTDTC"], parsed["RFXENDTC"]
     oligo = c.vocabulary("OLIGOCAT", OLIGOPROGRESSION, "use metachronous, repeat or induced")
     sex = c.col("SEX").str.upper()
     c.reject((sex != "") & ~sex.isin(SEXES), "SEX", "SEX '{v}' is not M, F or U")
@@ -182,21 +327,17 @@ def _dm(c: _Checker) -> pd.DataFrame:
     c.reject(dup, "USUBJID", "subject '{v}' appears twice in this DM file: keep one record")
     died_flag = c.vocabulary("DTHFL", YES_NO, "use Y or N")
     c.reject(
-        died_flag.eq("Y") & death["date"].isna(),
+        died_flag.eq("Y") & parsed["DTHDTC"]["date"].isna(),
         "DTHDTC",
         "DTHFL is Y but DTHDTC is empty: give the date of death",
         kind="query",
     )
-    enrolled = rfst["date"].fillna(consent["date"]).fillna(rfx["date"])
+    stored = dm_dates({n: p["date"] for n, p in parsed.items() if c.has(n)}, c.frame.index)
     return pd.DataFrame(
         {
             "site": c.col("SITEID"),
-            "enrolled_on": enrolled,
-            "reference_start": rfx["date"].fillna(rfst["date"]),
-            "reference_end": rfxend["date"],
-            "died_on": death["date"],
-            "death_flag": died_flag.eq("Y"),
-            "withdrawn_on": withdrawn["date"],
+            **stored,
+            "death_flag": died_flag.map({"Y": True, "N": False}).astype("object"),
             "oligoprogression": oligo,
             "systemic_therapy": c.col("FLSTTRT").replace("", None),
             "sex": sex.replace("", None),
@@ -206,12 +347,12 @@ def _dm(c: _Checker) -> pd.DataFrame:
 
 
 def _ae(c: _Checker) -> pd.DataFrame:
-    grade_text = c.col("AETOXGR")
-    grade = pd.to_numeric(grade_text.where(grade_text != ""), errors="coerce")
-    c.reject(
-        (grade_text != "") & (grade.isna() | ~grade.isin([1, 2, 3, 4, 5])),
+    grade = c.grade(
         "AETOXGR",
-        "AETOXGR '{v}' is not a CTCAE grade: use the digits 1 to 5",
+        1,
+        5,
+        "AETOXGR '{v}' is not a CTCAE grade: use the digits 1 to 5 (III, Grade 3 and G3 "
+        "are read as 3)",
     )
     severity = c.col("AESEV").str.upper()
     c.reject(
@@ -224,13 +365,6 @@ def _ae(c: _Checker) -> pd.DataFrame:
         flags[name] = c.vocabulary(name, YES_NO, "use Y or N").eq("Y")
     any_criterion = np.logical_or.reduce([flags[f].to_numpy() for f in SERIOUS_FLAGS])
     any_criterion = pd.Series(any_criterion, index=c.frame.index)
-    aeser_text = c.col("AESER").str.upper().map(YES_NO)
-    c.reject(
-        aeser_text.eq("N") & any_criterion,
-        "AESER",
-        "AESER is N but a seriousness criterion is Y: treated as serious; confirm with the site",
-        kind="query",
-    )
     rel_hint = "use unrelated, unlikely, possible, probable or definite"
     rt_relation = c.vocabulary("AEREL", RELATIONSHIP, rel_hint)
     systemic_relation = c.vocabulary("AERELSYS", RELATIONSHIP, rel_hint)
@@ -239,7 +373,7 @@ def _ae(c: _Checker) -> pd.DataFrame:
     end = c.date("AEENDTC", "end date AEENDTC")
     aware = c.date("AEAWDTC", "awareness date AEAWDTC")
     c.reject(_before(end, start), "AEENDTC", "end date AEENDTC '{v}' is before the onset date")
-    seq = c.number("AESEQ", "AESEQ", minimum=0)
+    seq = c.whole("AESEQ", "AESEQ")
     spid = c.col("AESPID")
     c.reject(
         (spid == "") & seq.isna(),
@@ -249,13 +383,19 @@ def _ae(c: _Checker) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "ae_key": _ae_keys(c.col("USUBJID"), spid, seq, start["date"]),
-            "aeseq": _whole(seq),
+            "aeseq": seq,
             "verbatim_term": c.col("AETERM"),
             "decoded_term": c.col("AEDECOD").replace("", None),
             "body_system": c.col("AEBODSYS").replace("", None),
-            "reported_grade": _whole(grade.where(grade.isin([1, 2, 3, 4, 5]))),
+            "reported_grade": grade,
             "severity": severity.replace("", None),
-            "serious": flags["AESER"] | any_criterion,
+            # Death is a seriousness criterion whatever AESER says (ICH E2A): grade 5 and a
+            # fatal outcome are serious; data_queries asks the site to confirm.
+            "serious": flags["AESER"]
+            | any_criterion
+            | grade.eq(5).fillna(False)
+            | outcome.eq("FATAL").fillna(False),
+            "aeser": c.col("AESER").str.upper().map(YES_NO),
             "death": flags["AESDTH"],
             "life_threatening": flags["AESLIFE"],
             "hospitalisation": flags["AESHOSP"],
@@ -278,7 +418,7 @@ def _ae(c: _Checker) -> pd.DataFrame:
 def _ae_keys(subject: pd.Series, spid: pd.Series, seq: pd.Series, onset: pd.Series) -> pd.Series:
     """AESPID is the AE's identity (else AESEQ, which sites may renumber: give AESPID).
     Several records with one AESPID are the SDTM log form; ``collapse_log_form`` merges them."""
-    return spid.where(spid != "", "SEQ:" + _whole(seq).astype("string").fillna(""))
+    return spid.where(spid != "", "SEQ:" + seq.astype("string").fillna(""))
 
 
 RELATION_RANK = {"unrelated": 0, "unlikely": 1, "possible": 2, "probable": 3, "definite": 4}
@@ -328,21 +468,34 @@ def collapse_log_form(frame: pd.DataFrame) -> pd.DataFrame:
         .set_index(keys)
     )
     out["outcome"] = latest["outcome"]
-    ongoing = grouped["end_on"].apply(lambda ends: ends.isna().any())
+    ongoing = work["end_on"].isna().groupby([work[k] for k in keys]).any()
     out["end_on"] = grouped["end_on"].max().where(~ongoing)
     out["ROW"] = grouped["ROW"].min()
+    if "aeser" in work:
+        said_y = work["aeser"].eq("Y").fillna(False).groupby([work[k] for k in keys]).any()
+        said_n = work["aeser"].eq("N").fillna(False).groupby([work[k] for k in keys]).any()
+        out["aeser"] = pd.Series(np.where(said_y, "Y", np.where(said_n, "N", None)), said_y.index)
+    if "implausible" in work:
+        flagged = work[work["implausible"].notna()]
+        out["implausible"] = flagged.groupby(keys)["implausible"].agg(_joined_reasons)
     return out.reset_index().drop(columns=["_grade", "_sev"])[frame.columns]
 
 
+def _joined_reasons(reasons: pd.Series) -> str | None:
+    found = list(dict.fromkeys(r for r in reasons if isinstance(r, str) and r))
+    return "; ".join(found) if found else None
+
+
 def _lb(c: _Checker) -> pd.DataFrame:
-    value = c.number("LBSTRESN", "result LBSTRESN")
-    low = c.number("LBSTNRLO", "lower limit LBSTNRLO")
-    high = c.number("LBSTNRHI", "upper limit LBSTNRHI")
-    c.reject(low > high, "LBSTNRLO", "lower limit LBSTNRLO '{v}' is above the upper limit")
+    # Non-finite results and limits are kept for the plausibility stage to flag: the row
+    # is a result the site sent (and may correct), not a malformed record.
+    value = c.number("LBSTRESN", "result LBSTRESN", finite=False)
+    low = c.number("LBSTNRLO", "lower limit LBSTNRLO", finite=False)
+    high = c.number("LBSTNRHI", "upper limit LBSTNRHI", finite=False)
     when = c.date("LBDTC", "collection date LBDTC")
     unit_text = c.col("LBSTRESU")
     unit = unit_text.str.upper().map(UNITS).fillna(unit_text)
-    c.number("LBSEQ", "LBSEQ", minimum=0)
+    c.whole("LBSEQ", "LBSEQ")
     testcd = c.col("LBTESTCD").str.upper()
     # Identity: test and collection time. Not LBSEQ: SDTM sequence numbers are regenerated
     # with every export, and "10:30" and "10:30:00" are the same moment.
@@ -354,37 +507,38 @@ def _lb(c: _Checker) -> pd.DataFrame:
         "the same test '{v}' at the same collection time appears twice for this subject: "
         "keep one result (or give the repeat its own time)",
     )
-    grade_text = c.col("LBTOXGR")
-    site_grade = pd.to_numeric(grade_text.where(grade_text != ""), errors="coerce")
+    site_grade = c.grade(
+        "LBTOXGR",
+        0,
+        5,
+        "LBTOXGR '{v}' is not a CTCAE grade: use the digits 0 to 5, or leave it empty "
+        "(aewatch grades the result itself)",
+    )
     return pd.DataFrame(
         {
             "lab_key": key,
             "test_code": testcd,
             "test_name": c.col("LBTEST").replace("", None),
             "value": value,
+            "value_text": c.col("LBSTRESN"),
             "unit": unit.replace("", None),
             "lower_limit": low,
             "upper_limit": high,
             "collected_on": when["date"],
             "collected_dtc": c.col("LBDTC"),
             "baseline_flag": c.col("LBBLFL").str.upper().eq("Y"),
-            "site_grade": _whole(site_grade),
+            "site_grade": site_grade,
         }
     )
 
 
 def _ex(c: _Checker) -> pd.DataFrame:
-    dose = c.number("EXDOSE", "dose per fraction EXDOSE", minimum=0)
-    fractions = c.number("EXNFRAC", "number of fractions EXNFRAC", minimum=1)
-    c.reject(
-        fractions.notna() & (fractions != fractions.round()),
-        "EXNFRAC",
-        "number of fractions EXNFRAC '{v}' is not a whole number",
-    )
+    dose = c.number("EXDOSE", "dose per fraction EXDOSE", minimum=0, maximum=1e100)
+    fractions = c.whole("EXNFRAC", "number of fractions EXNFRAC", minimum=1)
     start = c.date("EXSTDTC", "start date EXSTDTC")
     end = c.date("EXENDTC", "end date EXENDTC")
     c.reject(_before(end, start), "EXENDTC", "end date EXENDTC '{v}' is before EXSTDTC")
-    seq = c.number("EXSEQ", "EXSEQ", minimum=0)
+    seq = c.whole("EXSEQ", "EXSEQ")
     key = _ex_record_keys(c)
     dup = pd.DataFrame({"s": c.col("USUBJID"), "k": key}).duplicated(keep="first") & ~c.bad
     c.reject(
@@ -404,10 +558,10 @@ def _ex(c: _Checker) -> pd.DataFrame:
             "lesion": c.col("EXLOC"),
             "link_id": c.col("EXLNKID"),
             "sponsor_id": c.col("EXSPID"),
-            "seq": _whole(seq),
+            "seq": seq,
             "dose": dose,
             "dose_unit": c.col("EXDOSU"),
-            "fractions": _whole(fractions),
+            "fractions": fractions,
             "dose_frequency": c.col("EXDOSFRQ").str.upper(),
             "adjustment": c.col("EXADJ"),
             "start_on": start["date"],
@@ -441,11 +595,6 @@ def _ex_record_keys(c: _Checker) -> pd.Series:
 def _canonical_dtc(text: pd.Series) -> pd.Series:
     """ISO 8601 collection time in one spelling: seconds ':00' and a 'Z' dropped."""
     return text.str.strip().str.replace(r"(T\d{2}:\d{2}):00(\.0+)?(Z)?$", r"\1", regex=True)
-
-
-def _whole(values: pd.Series) -> pd.Series:
-    """Whole numbers as Int64; anything else (already rejected) becomes missing."""
-    return values.where(values == values.round()).astype("Int64")
 
 
 def _before(end: pd.DataFrame, start: pd.DataFrame) -> pd.Series:

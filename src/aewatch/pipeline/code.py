@@ -1,8 +1,9 @@
 """Stage 4, code: what each row needs before it can be stored.
 
-AEs: log-form records merged into one version, the term coded to CTCAE v5.0, the
-counting grade set, and coding doubts or reported-grade problems raised as data
-queries (the row is kept; nothing is silently changed). EX: each record read as
+AEs: log-form records merged into one version, the term coded to CTCAE v5.0 (the coding
+method is kept), the counting grade set, and coding doubts, reported-grade problems and the
+seriousness and attribution queries a monitor expects (aewatch.safety.data_queries) raised
+as data queries (the row is kept; nothing is silently changed). EX: each record read as
 radiotherapy or a systemic drug, its dose in Gy and its target (liver or not), and what
 the site must fix raised as data queries; the records are stored as sent and the courses
 built from them in the exposure stage. Pure, so it runs before the transaction opens.
@@ -22,19 +23,29 @@ from aewatch.pipeline.context import PreparedTable
 def code(checked: Checked, settings: Settings) -> PreparedTable:
     frame, faults = checked.frame, list(checked.faults)
     if not frame.empty and checked.domain == "AE":
-        frame, queries = code_adverse_events(collapse_log_form(frame))
+        frame, queries = code_adverse_events(collapse_log_form(frame), settings)
         faults.extend(queries)
     elif not frame.empty and checked.domain == "EX":
         faults.extend(exposure_queries(frame, settings))
     subjects = (
         checked.frame["USUBJID"] if "USUBJID" in checked.frame else pd.Series([], dtype="object")
     )
-    return PreparedTable(checked.domain, frame, faults, checked.rows, checked.columns, subjects)
+    return PreparedTable(
+        checked.domain,
+        frame,
+        faults,
+        checked.rows,
+        checked.columns,
+        subjects,
+        tuple(checked.normalised),
+    )
 
 
-def code_adverse_events(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Fault]]:
-    """Add CTCAE coding and the counting grade; coding doubts and reported-grade problems
-    become data queries."""
+def code_adverse_events(
+    frame: pd.DataFrame, settings: Settings | None = None
+) -> tuple[pd.DataFrame, list[Fault]]:
+    """Add CTCAE coding and the counting grade; coding doubts, reported-grade problems and
+    the monitor's seriousness and attribution queries become data queries."""
     from aewatch.ctcae import DICTIONARY_VERSION
     from aewatch.ctcae.dictionary import code_terms
     from aewatch.ctcae.reported import check_reported_grades
@@ -57,7 +68,7 @@ def code_adverse_events(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Fault]]
     frame["grade"] = frame["reported_grade"]
     frame["dictionary_version"] = DICTIONARY_VERSION
     faults: list[Fault] = []
-    review = coded["coding"] != "exact"
+    review = coded["needs_review"].astype(bool)
     for label in frame.index[review.to_numpy()]:
         faults.append(
             Fault(
@@ -67,6 +78,7 @@ def code_adverse_events(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Fault]]
                 str(coded.at[label, "coding_note"] or "term is not a CTCAE v5.0 term: review"),
                 kind="query",
                 subject=frame.at[label, "USUBJID"],
+                key=_key(frame, label),
             )
         )
     problems = check_reported_grades(
@@ -92,9 +104,39 @@ def code_adverse_events(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Fault]]
                 str(problem.reason),
                 kind="query",
                 subject=frame.at[label, "USUBJID"],
+                key=_key(frame, label),
             )
         )
+    faults.extend(monitor_queries(frame, settings))
     return frame, faults
+
+
+def monitor_queries(frame: pd.DataFrame, settings: Settings | None) -> list[Fault]:
+    """Seriousness and attribution queries (aewatch.safety.data_queries), one per AE."""
+    from aewatch.safety.data_queries import adverse_event_queries
+
+    rules = [
+        (rule.name, rule.missing_attribution)
+        for rule in (settings.stopping_rules if settings else ())
+        if rule.site_reported and rule.attribution_to in ("rt", "either", "both")
+    ]
+    return [
+        Fault(
+            int(frame.at[query.index, "ROW"]),
+            query.field,
+            query.value,
+            query.reason,
+            kind="query",
+            subject=frame.at[query.index, "USUBJID"],
+            key=_key(frame, query.index),
+        )
+        for query in adverse_event_queries(frame, rules)
+    ]
+
+
+def _key(frame: pd.DataFrame, label: Any) -> str | None:
+    key = frame.at[label, "ae_key"] if "ae_key" in frame else None
+    return str(key) if isinstance(key, str) and key and key != "SEQ:" else None
 
 
 def exposure_queries(frame: pd.DataFrame, settings: Settings) -> list[Fault]:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from aewatch.alerts.requests import AlertRequest
-    from aewatch.ingest.validate import Fault
+    from aewatch.ingest.validate import Fault, Normalised
     from aewatch.store.subject_data import SubjectData
 
 # The order domains are applied in: subjects first (so the rows of the same file find
@@ -47,6 +47,7 @@ class PreparedTable:
     rows: int  # the file's rows in this table, good and bad
     columns: frozenset[str]  # the variables the file carried
     row_subjects: pd.Series  # USUBJID of each good row as sent (before log-form merging)
+    normalised: tuple[Normalised, ...] = ()  # values read as other than written (audit trail)
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """Stage 6, grade: CTCAE v5.0 grades for the labs of every subject the file touched.
 
 Not only new labs: a new RT course or DM record moves the baseline, so every touched
-subject is regraded; only grades that changed are written.
+subject is regraded; only grades that changed are written. An implausible result is not
+graded (nor a baseline): a grade it had from an earlier, plausible export is cleared and
+its note says why.
 """
 
 from __future__ import annotations
@@ -17,13 +19,29 @@ def grade(ctx: FileContext, so_far: Touched) -> Touched:
     if not so_far.subjects:
         return Touched()
     data = load_subject_data(ctx.session, so_far.subjects | so_far.lab_subjects)
-    if data.labs.empty:
-        return Touched()
     from aewatch.ctcae import DICTIONARY_VERSION
 
+    cleared = ungraded(data.implausible_labs)
+    if cleared is not None:
+        store_lab_grades(ctx.session, cleared, DICTIONARY_VERSION)
+    if data.labs.empty:
+        return Touched()
     labs = grade_subject_labs(data)
     store_lab_grades(ctx.session, labs, DICTIONARY_VERSION)
     return Touched(graded=GradedLabs(data, labs))
+
+
+def ungraded(implausible: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Implausible results with no grade, and a note that says why."""
+    if implausible is None or implausible.empty:
+        return None
+    from aewatch.store.labs import TOX_COLUMNS
+
+    out = implausible.copy()
+    for column in TOX_COLUMNS:
+        out[column] = None
+    out["tox_note"] = "not graded: " + out["implausible"].astype(str)
+    return out
 
 
 def grade_subject_labs(data: SubjectData) -> pd.DataFrame:

@@ -29,6 +29,7 @@ from aewatch.pipeline.read import read_file
 from aewatch.pipeline.transaction import prepare, run_stages
 from aewatch.store.locks import lock_subjects
 from aewatch.store.sources import ingested_file, source_row
+from aewatch.store.subjects import subject_ids
 from aewatch.trials import ensure_trial
 
 log = logging.getLogger("aewatch.ingest")
@@ -101,7 +102,7 @@ class Pipeline:
             log.exception("file=%s cannot be read", display)
             return self._fail(path, display, digest, f"cannot be read: {exc!r}", now)
         try:
-            prepared = prepare(tables, self.settings)
+            prepared = prepare(tables, self.settings, now)
             outcome = self._ingest_with_retry(path, display, digest, prepared, now)
         except OperationalError:
             raise  # the database is unavailable: leave the file claimed, retry next cycle
@@ -130,9 +131,12 @@ class Pipeline:
         now = self.clock.now()
         with self.sessions() as session, session.begin():
             trial = ensure_trial(session, self.settings, now)
-            if not courses_due(session, self.settings, trial.id, now):
+            due = courses_due(session, self.settings, trial.id, now)
+            if not due:
                 return 0
-            lock_trial(session, trial.id)
+            # The same locks a file about these subjects takes: a review never rebuilds
+            # courses under an ingest of the same subject (and is found due again after it).
+            lock_subjects(session, trial.id, subject_ids(session, due).values())
             touched = review_completed_courses(
                 session, self.settings, trial.id, now, self.worker_id
             )
@@ -228,7 +232,7 @@ class Pipeline:
             source = source_row(session, digest, trial.id, path, now)
             source.file_format = file_format(path)
             source.status, source.reason = "done", None
-            source.domains = ",".join(sorted({t.domain for t in tables}))
+            source.domains = ",".join(sorted({t.domain[:8] for t in tables}))[:64]
             session.flush()
             ctx = FileContext(session, settings, now, self.worker_id, trial.id, source, path.name)
             touched = run_stages(ctx, tables)

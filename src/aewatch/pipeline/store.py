@@ -2,19 +2,30 @@
 and write the rest (aewatch.store does the database work).
 
 A DM table that brings new subjects also stores the rows that were held for them.
-An SAE held for its subject is still news now: its rows go to the alerts stage.
+An SAE held for its subject is still news now: its rows go to the alerts stage. The
+records of the table answer the open queries about their earlier exports (what they no
+longer raise is resolved), and values read as other than written are audited.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
+from aewatch import audit
 from aewatch.pipeline.context import FileContext, PreparedTable, Touched
 from aewatch.store.adverse_events import store_adverse_events
 from aewatch.store.exposure import store_exposure_records
 from aewatch.store.labs import store_labs
-from aewatch.store.quarantine import hold_rows, mark_applied, quarantine_rows, waiting_rows
+from aewatch.store.quarantine import (
+    hold_rows,
+    mark_applied,
+    quarantine_rows,
+    supersede,
+    waiting_rows,
+)
 from aewatch.store.subjects import store_subjects, subject_index, touch_sites
+
+RECORD_KEYS = {"AE": "ae_key", "LB": "lab_key", "EX": "record_key"}
 
 
 def store(ctx: FileContext, table: PreparedTable) -> Touched:
@@ -22,6 +33,15 @@ def store(ctx: FileContext, table: PreparedTable) -> Touched:
         quarantined=len({f.row for f in table.faults if f.kind == "rejected"}),
         queries=sum(1 for f in table.faults if f.kind == "query"),
     )
+    supersede(
+        ctx.session,
+        ctx.trial_pk,
+        table.domain,
+        _records(table),
+        table.faults,
+        ctx.now,
+    )
+    _audit_normalised(ctx, table)
     quarantine_rows(
         ctx.session,
         table.faults,
@@ -49,6 +69,45 @@ def store(ctx: FileContext, table: PreparedTable) -> Touched:
     rows_known = table.row_subjects.isin(known)
     touched.accepted, touched.pending = int(rows_known.sum()), int((~rows_known).sum())
     return touched
+
+
+def _records(table: PreparedTable) -> set[tuple[str, str]]:
+    """(subject, record key) of every record this table stores or holds."""
+    frame = table.frame
+    if frame.empty or "USUBJID" not in frame:
+        return set()
+    column = RECORD_KEYS.get(table.domain)
+    keys = frame[column].astype(str) if column else ["DM"] * len(frame)
+    return {(str(s), str(k)) for s, k in zip(frame["USUBJID"], keys, strict=True) if s and k}
+
+
+def _audit_normalised(ctx: FileContext, table: PreparedTable) -> None:
+    """Values read as other than written (AETOXGR 'III' → 3): the audit trail keeps both."""
+    if not table.normalised:
+        return
+    audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor=ctx.actor,
+        action="values normalised",
+        entity="source_file",
+        entity_id=ctx.source.id,
+        detail={
+            "file": ctx.file_name,
+            "domain": table.domain,
+            "values": [
+                {
+                    "row": n.row,
+                    "subject": n.subject,
+                    "field": n.field,
+                    "written": n.written,
+                    "read_as": n.read_as,
+                }
+                for n in table.normalised
+            ],
+        },
+        config_hash=ctx.settings.config_hash,
+    )
 
 
 def _store_subjects(ctx: FileContext, table: PreparedTable) -> Touched:

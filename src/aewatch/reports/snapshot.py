@@ -272,7 +272,7 @@ def _labs(session: Session, trial_pk: int, as_of: datetime | None) -> pd.DataFra
         "SELECT s.subject_id, l.test_code, l.value, l.unit, l.lower_limit, l.upper_limit,"
         " l.collected_on, l.baseline_flag, l.tox_term_low, l.tox_grade_low, l.tox_term_high,"
         " l.tox_grade_high FROM lab_results l JOIN subjects s ON s.id = l.subject_pk"
-        " WHERE s.trial_pk = :trial",
+        " WHERE s.trial_pk = :trial AND l.implausible IS NULL",  # queried, never tabulated
         {"trial": trial_pk},
         dates=("collected_on",),
         bools=("baseline_flag",),

@@ -18,7 +18,9 @@ from aewatch.models import AdverseEvent, AeVersion
 from aewatch.store.frames import content_hash, records
 from aewatch.store.result import StoreResult
 
-AE_CONTENT = (  # AESEQ is left out: sites renumber it, and that is not a change of the AE
+# AESEQ is left out: sites renumber it, and that is not a change of the AE. ``implausible``
+# is left out too: an implausible date is stored as unknown, which the hash already sees.
+AE_CONTENT = (
     "verbatim_term",
     "decoded_term",
     "body_system",
@@ -139,6 +141,7 @@ def store_adverse_events(
                 "coding",
                 "dictionary_version",
                 "evidence",
+                "implausible",
                 "received_at",
             ],
         )

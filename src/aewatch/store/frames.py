@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 NUMERIC = {
@@ -54,7 +55,8 @@ def _canonical_text(column: pd.Series, name: str) -> pd.Series:
         dates = pd.to_datetime(column, errors="coerce")
         return dates.dt.strftime("%Y-%m-%d").fillna("").astype("object")
     if name in NUMERIC:
-        numbers = pd.to_numeric(column, errors="coerce").astype("float64").round(9)
+        with np.errstate(over="ignore", invalid="ignore"):  # 1e308 rounds to inf: still stable
+            numbers = pd.to_numeric(column, errors="coerce").astype("float64").round(9)
         return numbers.astype("object").where(numbers.notna(), "").astype(str)
     if name in BOOLEAN:
         return column.fillna(False).astype(bool).map({True: "1", False: "0"}).astype("object")

@@ -26,6 +26,7 @@ LAB_CONTENT = (
     "collected_dtc",
     "baseline_flag",
     "site_grade",
+    "implausible",
 )
 TOX_COLUMNS = ("tox_term_low", "tox_grade_low", "tox_term_high", "tox_grade_high", "tox_note")
 

@@ -2,6 +2,11 @@
 
 Held rows keep their whole prepared record (and the time their file arrived), so they
 can be stored exactly as they would have been once the subject's DM record arrives.
+
+Rejections and queries know their record (``record_key``: AESPID, lab test + time, RT
+course, "DM"). A later export that stores the record again is the site's answer: what it
+no longer raises is resolved (``supersede``), and what it raises again stays the one open
+entry instead of a copy per cumulative re-export.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ DATE_COLUMNS = {
 }
 
 
+RESOLVABLE = ("rejected", "query")
+
+
 def quarantine_rows(
     session: Session,
     faults: Sequence[Fault],
@@ -39,8 +47,20 @@ def quarantine_rows(
     domain: str,
     now: datetime,
 ) -> None:
-    """Bulk-insert quarantine entries (rejected rows and data queries)."""
+    """Bulk-insert quarantine entries (rejected rows and data queries); one that repeats
+    an open entry about the same record is not inserted again."""
     if not faults:
+        return
+    already = {
+        _same(e.subject_id, e.record_key, e.field, e.reason, e.kind)
+        for e in _open_about(session, trial_pk, domain, {(f.subject, f.key) for f in faults})
+    }
+    fresh = [
+        f
+        for f in faults
+        if f.key is None or _same(f.subject, f.key, f.field, f.reason, f.kind) not in already
+    ]
+    if not fresh:
         return
     session.execute(
         QuarantineEntry.__table__.insert(),
@@ -52,6 +72,7 @@ def quarantine_rows(
                 "row_number": f.row,
                 "domain": (domain or "")[:8] or None,
                 "subject_id": (f.subject or "")[:64] or None,
+                "record_key": (f.key or "")[:200] or None,
                 "field": (f.field or "")[:64] or None,
                 "value": None if f.value is None else str(f.value)[:500],
                 "reason": f.reason,
@@ -61,9 +82,101 @@ def quarantine_rows(
                 "created_at": now,
                 "resolved_at": None,
             }
-            for f in faults
+            for f in fresh
         ],
     )
+
+
+def supersede(
+    session: Session,
+    trial_pk: int,
+    domain: str,
+    records: set[tuple[str, str]],
+    raised_now: Sequence[Fault],
+    now: datetime,
+) -> int:
+    """Resolve the open rejections and queries about ``records`` (subject, record key)
+    that this export no longer raises: the site corrected them. Returns how many."""
+    if not records:
+        return 0
+    still = {_same(f.subject, f.key, f.field, f.reason, f.kind) for f in raised_now if f.key}
+    stale = [
+        e.id
+        for e in _open_about(session, trial_pk, domain, records)
+        if (e.subject_id, e.record_key) in records
+        and _same(e.subject_id, e.record_key, e.field, e.reason, e.kind) not in still
+    ]
+    return resolve_entries(session, stale, now)
+
+
+def resolve_entries(session: Session, ids: Sequence[int], now: datetime) -> int:
+    """Mark entries resolved (a corrected export answered them)."""
+    table = QuarantineEntry.__table__
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        session.execute(
+            update(table)
+            .where(table.c.id.in_(chunk), table.c.state == "open")
+            .values(state="resolved", resolved_at=now)
+        )
+    return len(ids)
+
+
+def open_entries_with_prefix(
+    session: Session, trial_pk: int, subject_ids: Sequence[str], prefix: str
+) -> list[Any]:
+    """Open entries of these subjects whose record key starts with ``prefix``."""
+    table = QuarantineEntry.__table__
+    found = []
+    for start in range(0, len(subject_ids), 500):
+        chunk = list(subject_ids[start : start + 500])
+        found += session.execute(
+            select(table.c.id, table.c.subject_id, table.c.record_key, table.c.reason).where(
+                table.c.trial_pk == trial_pk,
+                table.c.state == "open",
+                table.c.subject_id.in_(chunk),
+                table.c.record_key.like(f"{prefix}%"),
+            )
+        ).all()
+    return found
+
+
+def _open_about(
+    session: Session, trial_pk: int, domain: str, records: set[tuple[str | None, str | None]]
+) -> list[Any]:
+    subjects = sorted({s for s, k in records if s and k})
+    if not subjects:
+        return []
+    table = QuarantineEntry.__table__
+    keys = {(s, k) for s, k in records}
+    found = []
+    for start in range(0, len(subjects), 500):
+        chunk = subjects[start : start + 500]
+        rows = session.execute(
+            select(
+                table.c.id,
+                table.c.subject_id,
+                table.c.record_key,
+                table.c.field,
+                table.c.reason,
+                table.c.kind,
+            ).where(
+                table.c.trial_pk == trial_pk,
+                table.c.domain == (domain or "")[:8],
+                table.c.state == "open",
+                table.c.kind.in_(RESOLVABLE),
+                table.c.subject_id.in_(chunk),
+                table.c.record_key.is_not(None),
+            )
+        ).all()
+        found += [r for r in rows if (r.subject_id, r.record_key) in keys]
+    return found
+
+
+def _same(
+    subject: str | None, key: str | None, field: str | None, reason: str, kind: str
+) -> tuple[str, str, str, str, str]:
+    return ((subject or "")[:64], (key or "")[:200], (field or "")[:64], reason, kind)
 
 
 def hold_rows(

@@ -15,7 +15,11 @@ from aewatch.models import AdverseEvent, AeVersion, LabResult, RtCourse, Subject
 
 
 def load_patients(session: Session, trial_pk: int) -> pd.DataFrame:
-    """One row per subject: RT window, last contact, death and withdrawal dates."""
+    """One row per subject: RT window, last contact, death and withdrawal dates.
+
+    An implausible lab is no contact (a result dated next year would make a patient
+    "followed" through a window they were never seen in); an implausible AE date is
+    already stored as unknown."""
     subjects = frame_of(
         session,
         select(
@@ -36,9 +40,9 @@ def load_patients(session: Session, trial_pk: int) -> pd.DataFrame:
         ["pk", "rt_start", "rt_end"],
     )
     contact_parts = union_all(
-        select(
-            LabResult.subject_pk.label("pk"), func.max(LabResult.collected_on).label("day")
-        ).group_by(LabResult.subject_pk),
+        select(LabResult.subject_pk.label("pk"), func.max(LabResult.collected_on).label("day"))
+        .where(LabResult.implausible.is_(None))
+        .group_by(LabResult.subject_pk),
         select(
             AdverseEvent.subject_pk.label("pk"),
             func.max(func.coalesce(AeVersion.end_on, AeVersion.onset_on)).label("day"),

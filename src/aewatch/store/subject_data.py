@@ -19,13 +19,18 @@ from aewatch.store.labs import TOX_COLUMNS
 class SubjectData:
     """Labs (SDTM-named, with stored grades as ``old_<col>``), current AEs and RT courses
     (dates, lesion, liver involvement) of some subjects, and each subject's baseline
-    reference date."""
+    reference date.
+
+    ``labs`` holds only plausible results: an implausible one is never graded, a baseline
+    or the evidence of a derived AE. ``implausible_labs`` lists those (``lab_pk``, the
+    reason and the stored grades), so grades they had before are cleared."""
 
     subject_pks: dict[str, int]
     labs: pd.DataFrame
     ae: pd.DataFrame
     courses: pd.DataFrame
     ref_start: dict[str, Any]
+    implausible_labs: pd.DataFrame | None = None
 
 
 def load_subject_data(session: Session, pks: set[int]) -> SubjectData:
@@ -47,6 +52,7 @@ def load_subject_data(session: Session, pks: set[int]) -> SubjectData:
             LabResult.upper_limit,
             LabResult.collected_dtc,
             LabResult.baseline_flag,
+            LabResult.implausible,
             *[getattr(LabResult, c) for c in TOX_COLUMNS],
         ).where(LabResult.subject_pk.in_(ids)),
         columns=[
@@ -59,9 +65,13 @@ def load_subject_data(session: Session, pks: set[int]) -> SubjectData:
             "LBSTNRHI",
             "LBDTC",
             "baseline_flag",
+            "implausible",
             *[f"old_{c}" for c in TOX_COLUMNS],
         ],
     )
+    flagged = labs["implausible"].notna().to_numpy(dtype=bool)
+    implausible = labs.loc[flagged, ["lab_pk", "implausible", *[f"old_{c}" for c in TOX_COLUMNS]]]
+    labs = labs.loc[~flagged].drop(columns=["implausible"]).reset_index(drop=True)
     labs["USUBJID"] = labs["subject_pk"].map(by_pk)
     labs["LBBLFL"] = np.where(labs["baseline_flag"].astype(bool), "Y", "")
     courses = frame_of(
@@ -98,4 +108,4 @@ def load_subject_data(session: Session, pks: set[int]) -> SubjectData:
     if not courses.empty:
         first = courses.dropna(subset=["start_on"]).groupby("USUBJID")["start_on"].min()
         ref.update(first.to_dict())
-    return SubjectData(subject_pks, labs, ae, courses, ref)
+    return SubjectData(subject_pks, labs, ae, courses, ref, implausible.reset_index(drop=True))

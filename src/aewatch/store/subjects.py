@@ -21,6 +21,7 @@ SUBJECT_SOURCES: dict[str, tuple[str, ...]] = {
     "reference_start": ("RFXSTDTC", "RFSTDTC"),
     "reference_end": ("RFXENDTC",),
     "died_on": ("DTHDTC",),
+    "death_flag": ("DTHFL",),
     "withdrawn_on": ("WITHDTC",),
     "oligoprogression": ("OLIGOCAT",),
     "systemic_therapy": ("FLSTTRT",),
@@ -54,19 +55,27 @@ def store_subjects(
     now: datetime,
     carried: frozenset[str] = frozenset(),
 ) -> StoreResult:
-    """Insert new subjects; update known ones with the variables this export carries."""
+    """Insert new subjects; update known ones with the variables this export carries.
+
+    A date the plausibility stage held back (``keep_stored``) leaves the stored value alone.
+    """
     result = StoreResult()
     authoritative = {field for field, sources in SUBJECT_SOURCES.items() if carried & set(sources)}
     known = subject_index(session, trial_pk)
-    rows = records(frame, ["USUBJID", "STUDYID", *SUBJECT_COLUMNS])
+    rows = records(frame, ["USUBJID", "STUDYID", "keep_stored", *SUBJECT_COLUMNS])
     new_rows, updates = [], []
     for record in rows:
         subject_id = record.pop("USUBJID")
         study = record.pop("STUDYID") or ""
+        held_back = set(record.pop("keep_stored") or ())
         values = {k: record[k] for k in SUBJECT_COLUMNS}
         values["site"] = values["site"] or ""
         if subject_id in known:
-            changed = {k: v for k, v in values.items() if k in authoritative or v not in (None, "")}
+            changed = {
+                k: v
+                for k, v in values.items()
+                if (k in authoritative or v not in (None, "")) and k not in held_back
+            }
             updates.append(
                 {"b_id": known[subject_id], **changed, "updated_at": now, "source_file_pk": file_pk}
             )
