@@ -62,3 +62,40 @@ def test_timestamps_come_back_timezone_aware_utc(db_url: str) -> None:
     with sessions() as session:
         stored = session.scalars(select(AuditEntry.at)).one()
     assert stored == moment and stored.tzinfo is not None
+
+
+def test_an_upgrade_of_a_database_with_data_keeps_every_reference_and_enforces_them_after(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    """Later migrations copy referenced tables (SQLite batch mode): with subjects, AEs and
+    labs already stored, the upgrade must succeed, and foreign keys be enforced again on
+    the very connection it used."""
+    from alembic import command
+
+    from aewatch.migrate import alembic_config
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO trials (id, trial_id, title, planned_enrolment, created_at) "
+            "VALUES (1, 'NCT06261047', 't', 36, '2026-01-01 00:00:00')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO subjects (id, trial_pk, subject_id, study_id, site, updated_at) "
+            "VALUES (1, 1, '01-001', 'NCT06261047', '01', '2026-01-01 00:00:00')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO adverse_events (id, trial_pk, subject_pk, ae_key, origin, "
+            "current_version, created_at) VALUES (1, 1, 1, 'AE-1', 'site', 1, "
+            "'2026-01-01 00:00:00')"
+        )
+    assert upgrade(engine) == current_revision(engine)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        assert connection.exec_driver_sql("SELECT subject_id FROM subjects").scalar() == "01-001"
+    engine.dispose()

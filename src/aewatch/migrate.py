@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from importlib import resources
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 
 def alembic_config(engine: Engine):  # type: ignore[no-untyped-def]
@@ -22,11 +23,38 @@ def upgrade(engine: Engine) -> str:
     from alembic.runtime.migration import MigrationContext
 
     config = alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            _upgrade_sqlite(connection, config)
+        else:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision() or ""
+
+
+def _upgrade_sqlite(connection: Connection, config: Any) -> None:
+    """SQLite alters a column by copying its table (batch mode), and dropping the old copy of
+    a table other rows refer to fails while foreign keys are enforced. Alembic's answer:
+    switch enforcement off for the migration (the pragma only works outside a transaction),
+    check every reference before committing, and switch it back on."""
+    from alembic import command
+
+    driver = connection.connection.dbapi_connection
+    assert driver is not None
+    driver.execute("PRAGMA foreign_keys=OFF")
+    try:
+        with connection.begin():
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+            if broken:
+                raise RuntimeError(
+                    f"the upgrade would break {len(broken)} references: {broken[:3]}"
+                )
+    finally:
+        driver.execute("PRAGMA foreign_keys=ON")
 
 
 def current_revision(engine: Engine) -> str | None:
