@@ -20,6 +20,7 @@ from aewatch.models import (
     AdverseEvent,
     AeVersion,
     Alert,
+    ExposureRecord,
     LabResult,
     QuarantineEntry,
     RtCourse,
@@ -31,10 +32,10 @@ from aewatch.pipeline import Pipeline
 # The clock (tests/conftest.py) reads 2026-03-01 08:00 UTC: every file arrives then.
 DM = "USUBJID,SITEID,RFXSTDTC\n01-001,01,2025-06-02\n01-002,01,2025-06-02\n01-003,01,2025-06-02\n"
 EX = (
-    "USUBJID,EXSPID,EXTRT,EXDOSE,EXDOSU,EXNFRAC,EXSTDTC,EXENDTC\n"
-    "01-001,RT1,SBRT,8,Gy,5,2025-06-02,2025-06-09\n"
-    "01-002,RT1,SBRT,8,Gy,5,2025-06-02,2025-06-09\n"
-    "01-003,RT1,SBRT,8,Gy,5,2025-06-02,2025-06-09\n"
+    "USUBJID,EXSPID,EXTRT,EXDOSE,EXDOSU,EXNFRAC,EXLOC,EXSTDTC,EXENDTC\n"
+    "01-001,RT1,SBRT,8,Gy,5,LIVER,2025-06-02,2025-06-09\n"
+    "01-002,RT1,SBRT,8,Gy,5,LIVER,2025-06-02,2025-06-09\n"
+    "01-003,RT1,SBRT,8,Gy,5,LIVER,2025-06-02,2025-06-09\n"
 )
 LB_HEAD = "USUBJID,LBSEQ,LBTESTCD,LBSTRESN,LBSTRESU,LBSTNRLO,LBSTNRHI,LBDTC\n"
 AE_HEAD = "USUBJID,AESPID,AETERM,AEDECOD,AETOXGR,AESER,AEREL,AESTDTC,AEENDTC,AEAWDTC\n"
@@ -319,13 +320,17 @@ def test_a_future_end_or_awareness_date_is_unknown_and_the_clock_runs_from_recei
 def test_a_course_starting_in_the_future_has_an_unknown_start(
     trial: Pipeline, tmp_path: Path
 ) -> None:
-    text = "USUBJID,EXSPID,EXTRT,EXDOSE,EXDOSU,EXNFRAC,EXSTDTC,EXENDTC\n"
-    text += "01-002,RT2,SBRT,8,Gy,5,2036-06-02,2036-06-09\n"
+    text = "USUBJID,EXSPID,EXTRT,EXDOSE,EXDOSU,EXNFRAC,EXLOC,EXSTDTC,EXENDTC\n"
+    text += "01-002,RT2,SBRT,8,Gy,5,LIVER,2036-06-02,2036-06-09\n"
     trial.ingest_paths([write(tmp_path, "ex2.csv", text)])
     assert [q.field for q in queries(trial)] == ["EXSTDTC", "EXENDTC"]
     with trial.sessions() as session:
-        course = session.scalars(select(RtCourse).where(RtCourse.course_key == "RT2")).one()
-    assert (course.start_on, course.end_on) == (None, None)
+        record = session.scalars(
+            select(ExposureRecord).where(ExposureRecord.sponsor_id == "RT2")
+        ).one()
+        course = session.get(RtCourse, record.course_pk)
+    assert (record.start_on, record.end_on) == (None, None)
+    assert course is not None and (course.start_on, course.end_on) == (None, None)
 
 
 def test_a_death_date_in_the_future_does_not_replace_the_stored_one(

@@ -112,7 +112,13 @@ def build_courses(records: pd.DataFrame, rules: ExposureRules, as_of: date) -> p
     lesion = frame.groupby(["subject_pk", "lesion_key"], sort=False)
     reach = lesion["_end"].cummax()
     previous_reach = reach.groupby([frame["subject_pk"], frame["lesion_key"]]).shift()
-    new = previous_reach.isna() | (frame["_start"] - previous_reach > rules.course_gap_days)
+    # A record of unknown date starts a course of its own: joined to a dated course it
+    # would lend that course its dose (and its BED) on no evidence that it belongs there.
+    new = (
+        previous_reach.isna()
+        | frame["_start"].isna()
+        | (frame["_start"] - previous_reach > rules.course_gap_days)
+    )
     frame["_course"] = new.cumsum()
     frame["_overlap"] = ~new & (frame["_start"] <= previous_reach)
 

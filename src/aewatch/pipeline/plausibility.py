@@ -66,7 +66,7 @@ DATE_FIELDS: dict[str, dict[str, DateField]] = {
         for name, label in DM_DATE_LABELS.items()
     },
 }
-KEY_COLUMN = {"AE": "ae_key", "LB": "lab_key", "EX": "course_key"}
+KEY_COLUMN = {"AE": "ae_key", "LB": "lab_key", "EX": "record_key"}
 
 
 def plausibility(checked: Checked, settings: Settings, now: datetime) -> Checked:
