@@ -5,8 +5,13 @@ into the shared inbox until every file is filed, with real `aewatch run` process
 against a throwaway PostgreSQL server. The same files are drained by one worker and
 then by two (each on a fresh database, same run), and the ratio is printed.
 
-Run: .venv/bin/python bench/bench_workers.py [FILES_PER_SUBJECT]   (needs Debian's
-postgresql; prints figures, asserts nothing)
+Two layouts of the same data: ``site`` (each site sends one LB and one AE export of its
+patients per visit: what sites do) and ``subject`` (one LB and one AE file per patient
+per visit, a patient's two files side by side: the worst case, since a patient's files
+are applied one at a time).
+
+Run: .venv/bin/python bench/bench_workers.py [VISITS] [site|subject ...]   (needs
+Debian's postgresql; prints figures, asserts nothing)
 """
 
 from __future__ import annotations
@@ -28,65 +33,104 @@ from support.postgres import PostgresCluster, pg_bindir  # noqa: E402
 AEWATCH = str(Path(sys.executable).with_name("aewatch"))
 SUBJECTS = 36
 VISITS = int(sys.argv[1]) if len(sys.argv) > 1 else 6
+SITES = 4
+TESTS = [
+    ("ALT", "U/L", 7, 40, 30),
+    ("AST", "U/L", 8, 40, 32),
+    ("BILI", "umol/L", 3, 21, 12),
+    ("ALB", "g/L", 35, 50, 40),
+    ("PLAT", "10^9/L", 150, 400, 180),
+    ("CREAT", "umol/L", 45, 90, 70),
+    ("HGB", "g/L", 120, 160, 130),
+]
 
 
-def write_exports(inbox: Path) -> int:
-    """A realistic trickle: per subject and visit, one LB panel and one AE log export."""
-    tests = [
-        ("ALT", "U/L", 7, 40, 30),
-        ("AST", "U/L", 8, 40, 32),
-        ("BILI", "umol/L", 3, 21, 12),
-        ("ALB", "g/L", 35, 50, 40),
-        ("PLAT", "10^9/L", 150, 400, 180),
-        ("CREAT", "umol/L", 45, 90, 70),
-        ("HGB", "g/L", 120, 160, 130),
-    ]
-    count = 0
+def subject_id(s: int) -> str:
+    return f"{s % SITES + 1:02d}-{s + 1:03d}"
+
+
+def lab_rows(s: int, visit: int) -> list[str]:
+    day = date(2026, 2, 1) + timedelta(days=14 * visit)
+    rows = []
+    for code, unit, lo, hi, value in TESTS:
+        shift = 1 + ((s * 7 + visit * 3) % 11) / 10
+        rows.append(f"{subject_id(s)},{code},{value * shift:.1f},{unit},{lo},{hi},{day}")
+    return rows
+
+
+def ae_rows(s: int, visit: int) -> list[str]:
+    """The AE log as sites re-send it: every AE so far, each visit."""
+    rows = []
+    for k in range(visit + 1):
+        grade = 1 + (s + k) % 3
+        serious = "Y" if (s + k) % 17 == 0 else "N"
+        rows.append(
+            f"{subject_id(s)},AE-{k},FATIGUE,Fatigue,{grade},{serious},POSSIBLE,"
+            f"{date(2026, 2, 1) + timedelta(days=14 * k)}"
+        )
+    return rows
+
+
+LB_HEAD = "USUBJID,LBTESTCD,LBSTRESN,LBSTRESU,LBSTNRLO,LBSTNRHI,LBDTC"
+AE_HEAD = "USUBJID,AESPID,AETERM,AEDECOD,AETOXGR,AESER,AEREL,AESTDTC"
+
+
+def write_exports(inbox: Path, layout: str) -> int:
+    """A realistic trickle of site exports, oldest first.
+
+    ``site``: each visit, each site sends one LB and one AE export of its own patients
+    (the sites take turns, so neighbouring files hold different patients).
+    ``subject``: each visit, one LB panel and one AE log per patient, the two files of a
+    patient side by side (the worst case for workers: neighbours share a patient).
+    """
+    files: list[tuple[str, list[str]]] = []
     for visit in range(VISITS):
-        day = date(2026, 2, 1) + timedelta(days=14 * visit)
-        for s in range(SUBJECTS):
-            subject = f"{s % 4 + 1:02d}-{s + 1:03d}"
-            rows = ["USUBJID,LBTESTCD,LBSTRESN,LBSTRESU,LBSTNRLO,LBSTNRHI,LBDTC"]
-            for code, unit, lo, hi, value in tests:
-                shift = 1 + ((s * 7 + visit * 3) % 11) / 10
-                rows.append(f"{subject},{code},{value * shift:.1f},{unit},{lo},{hi},{day}")
-            (inbox / f"lb_{subject}_v{visit:02d}.csv").write_text("\n".join(rows) + "\n")
-            ae = ["USUBJID,AESPID,AETERM,AEDECOD,AETOXGR,AESER,AEREL,AESTDTC"]
-            for k in range(visit + 1):
-                grade = 1 + (s + k) % 3
-                serious = "Y" if (s + k) % 17 == 0 else "N"
-                ae.append(
-                    f"{subject},AE-{k},FATIGUE,Fatigue,{grade},{serious},POSSIBLE,"
-                    f"{date(2026, 2, 1) + timedelta(days=14 * k)}"
+        if layout == "site":
+            for domain, head, rows_of in (("lb", LB_HEAD, lab_rows), ("ae", AE_HEAD, ae_rows)):
+                for site in range(SITES):
+                    rows = [
+                        row
+                        for s in range(SUBJECTS)
+                        if s % SITES == site
+                        for row in rows_of(s, visit)
+                    ]
+                    files.append((f"{domain}_site{site + 1:02d}_v{visit:02d}.csv", [head, *rows]))
+        else:
+            for s in range(SUBJECTS):
+                files.append(
+                    (f"lb_{subject_id(s)}_v{visit:02d}.csv", [LB_HEAD, *lab_rows(s, visit)])
                 )
-            (inbox / f"ae_{subject}_v{visit:02d}.csv").write_text("\n".join(ae) + "\n")
-            count += 2
-    return count
+                files.append(
+                    (f"ae_{subject_id(s)}_v{visit:02d}.csv", [AE_HEAD, *ae_rows(s, visit)])
+                )
+    settled = time.time() - 3600
+    for n, (name, lines) in enumerate(files):
+        path = inbox / name
+        path.write_text("\n".join(lines) + "\n")
+        os.utime(path, (settled + n, settled + n))  # the inbox claims oldest first
+    return len(files)
 
 
 def dm_export(folder: Path) -> Path:
     path = folder / "dm.csv"
     rows = ["USUBJID,SITEID,RFSTDTC,RFXSTDTC"]
-    rows += [
-        f"{s % 4 + 1:02d}-{s + 1:03d},{s % 4 + 1:02d},2026-01-10,2026-01-20"
-        for s in range(SUBJECTS)
-    ]
+    rows += [f"{subject_id(s)},{s % SITES + 1:02d},2026-01-10,2026-01-20" for s in range(SUBJECTS)]
     path.write_text("\n".join(rows) + "\n")
     ex = folder / "ex.csv"
     lines = ["USUBJID,EXSPID,EXTRT,EXDOSE,EXDOSU,EXNFRAC,EXLOC,EXSTDTC,EXENDTC"]
     lines += [
-        f"{s % 4 + 1:02d}-{s + 1:03d},RT1,RADIOTHERAPY,8,Gy,5,LIVER,2026-01-20,2026-01-27"
+        f"{subject_id(s)},RT1,RADIOTHERAPY,8,Gy,5,LIVER,2026-01-20,2026-01-27"
         for s in range(SUBJECTS)
     ]
     ex.write_text("\n".join(lines) + "\n")
     return path
 
 
-def drain(cluster: PostgresCluster, workers: int, root: Path) -> tuple[int, float]:
+def drain(cluster: PostgresCluster, workers: int, root: Path, layout: str) -> tuple[int, float]:
     """Fresh database and inbox; start `workers` daemons; time until every file is filed."""
     from sqlalchemy import create_engine, text
 
-    name = f"bench_{workers}w_{int(time.time())}"
+    name = f"bench_{layout}_{workers}w_{int(time.time())}"
     admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f"CREATE DATABASE {name}"))
@@ -108,7 +152,7 @@ def drain(cluster: PostgresCluster, workers: int, root: Path) -> tuple[int, floa
     dm = dm_export(folder)
     subprocess.run([AEWATCH, "ingest", str(dm), str(folder / "ex.csv")], **run)
     subprocess.run([AEWATCH, "run", "--once"], **run)  # the month's report, once, untimed
-    files = write_exports(inbox)
+    files = write_exports(inbox, layout)
     started = time.perf_counter()
     daemons = [
         subprocess.Popen(
@@ -138,19 +182,30 @@ def main() -> None:
     bindir = pg_bindir()
     if bindir is None:
         raise SystemExit("needs Debian's postgresql (make system-deps)")
+    layouts = sys.argv[2:] or ["site", "subject"]
     cluster = PostgresCluster(bindir)
     cluster.start()
+    print(f"{SUBJECTS} patients, {VISITS} visits, cores: {os.cpu_count()}")
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            results = {}
-            for workers in (1, 2):
-                files, seconds = drain(cluster, workers, Path(tmp))
-                results[workers] = files / seconds
+            for layout in layouts:
+                # Both orders, so a machine that speeds up or slows down during the run
+                # shows as two different ratios instead of one flattering one.
+                ratios = []
+                for order in ((1, 2), (2, 1)):
+                    seconds = {}
+                    for workers in order:
+                        files, seconds[workers] = drain(cluster, workers, Path(tmp), layout)
+                        print(
+                            f"  {layout:7} {workers} worker(s): {files} files in "
+                            f"{seconds[workers]:.1f} s = {files / seconds[workers]:.2f} files/s"
+                        )
+                    ratios.append(seconds[1] / seconds[2])
                 print(
-                    f"{workers} worker(s): {files} files in {seconds:.1f} s = "
-                    f"{results[workers]:.1f} files/s"
+                    f"{layout} exports: 2 workers drain them "
+                    + " and ".join(f"{r:.2f}x" for r in ratios)
+                    + " as fast as 1 (two paired runs)"
                 )
-            print(f"2 workers / 1 worker: {results[2] / results[1]:.2f}x (cores: {os.cpu_count()})")
     finally:
         cluster.stop()
 
