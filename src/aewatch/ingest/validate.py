@@ -13,13 +13,23 @@ import numpy as np
 import pandas as pd
 
 from aewatch.ingest.dates import parse_iso_dates
-from aewatch.ingest.vocab import OLIGOPROGRESSION, OUTCOMES, RELATIONSHIP, UNITS, YES_NO
+from aewatch.ingest.vocab import (
+    DISPOSITION_CATEGORIES,
+    DISPOSITION_EVENT,
+    DISPOSITIONS,
+    OLIGOPROGRESSION,
+    OUTCOMES,
+    RELATIONSHIP,
+    UNITS,
+    YES_NO,
+)
 
 REQUIRED: dict[str, tuple[str, ...]] = {
     "DM": ("USUBJID",),
     "AE": ("USUBJID", "AETERM"),
     "LB": ("USUBJID", "LBTESTCD", "LBDTC"),
     "EX": ("USUBJID", "EXSTDTC"),
+    "DS": ("USUBJID", "DSDECOD", "DSSTDTC"),
 }
 SERIOUS_FLAGS = ("AESDTH", "AESLIFE", "AESHOSP", "AESDISAB", "AESCONG", "AESMIE")
 SEVERITIES = {"MILD", "MODERATE", "SEVERE"}
@@ -147,7 +157,7 @@ def check_table(domain: str, frame: pd.DataFrame, accepted_studies: tuple[str, .
             + "): add it to [trial].studies if the export belongs here",
         )
     _reject_duplicate_rows(checker)
-    typed = {"DM": _dm, "AE": _ae, "LB": _lb, "EX": _ex}[domain](checker)
+    typed = {"DM": _dm, "AE": _ae, "LB": _lb, "EX": _ex, "DS": _ds}[domain](checker)
     typed["ROW"] = frame["ROW"].to_numpy()
     typed["USUBJID"] = checker.col("USUBJID").to_numpy()
     typed["STUDYID"] = checker.col("STUDYID").to_numpy()
@@ -408,6 +418,48 @@ def _ex(c: _Checker) -> pd.DataFrame:
             "dose_unit": unit,
             "start_on": start["date"],
             "end_on": end["date"].fillna(start["date"]),
+        }
+    )
+
+
+def _ds(c: _Checker) -> pd.DataFrame:
+    """Disposition events and milestones. Identity: category, decoded term (and epoch),
+    not DSSEQ (renumbered with every export) nor DSSPID (sponsors use it to link the AE
+    that led to discontinuation): a subject dies, progresses or withdraws once."""
+    start = c.date("DSSTDTC", "event date DSSTDTC")
+    category = c.col("DSCAT").str.strip().str.upper()
+    decoded = c.col("DSDECOD").str.strip().str.upper()
+    is_event = category.isin(["", DISPOSITION_EVENT])
+    disposition = decoded.map(DISPOSITIONS)
+    disposition = disposition.where(~is_event, disposition.fillna("other"))
+    disposition = disposition.where(is_event, category.map(DISPOSITION_CATEGORIES))
+    disposition = disposition.fillna("other event")
+    c.reject(
+        is_event & (decoded != "") & ~decoded.isin(list(DISPOSITIONS)),
+        "DSDECOD",
+        "DSDECOD '{v}' is not a recognised disposition term: kept as 'other'; use a CDISC "
+        "NCOMPLT term (e.g. DEATH, PROGRESSIVE DISEASE, LOST TO FOLLOW-UP, WITHDRAWAL BY "
+        "SUBJECT) or SECOND-LINE THERAPY",
+        kind="query",
+    )
+    key = category.where(category != "", DISPOSITION_EVENT) + "|" + decoded
+    if c.has("EPOCH"):
+        epoch = c.col("EPOCH").str.strip().str.upper()
+        key = key.where(epoch == "", key + "|" + epoch)
+    dup = pd.DataFrame({"s": c.col("USUBJID"), "k": key}).duplicated(keep="first") & ~c.bad
+    c.reject(
+        dup,
+        "DSDECOD",
+        "disposition '{v}' appears twice for this subject in this file: keep one record",
+    )
+    return pd.DataFrame(
+        {
+            "event_key": key,
+            "category": category.replace("", DISPOSITION_EVENT),
+            "decoded_term": decoded,
+            "disposition": disposition,
+            "start_on": start["date"],
+            "start_precision": start["precision"],
         }
     )
 

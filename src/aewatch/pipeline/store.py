@@ -13,6 +13,7 @@ from aewatch.pipeline.code import course_doses
 from aewatch.pipeline.context import FileContext, PreparedTable, Touched
 from aewatch.store.adverse_events import store_adverse_events
 from aewatch.store.courses import store_courses
+from aewatch.store.dispositions import store_dispositions
 from aewatch.store.labs import store_labs
 from aewatch.store.quarantine import hold_rows, mark_applied, quarantine_rows, waiting_rows
 from aewatch.store.subjects import store_subjects, subject_index, touch_sites
@@ -99,6 +100,9 @@ def _store_rows(
     elif domain == "EX":
         result = store_courses(session, frame, known, file_pk, now)
         touched = Touched(courses=list(result.course_ids))
+    elif domain == "DS":
+        result = store_dispositions(session, frame, known, file_pk, now)
+        touched = Touched()
     else:  # pragma: no cover - DM is stored by _store_subjects
         raise ValueError(domain)
     touched.versions = result.versions

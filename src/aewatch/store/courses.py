@@ -60,6 +60,7 @@ def store_courses(
             session.execute(update(RtCourse).where(RtCourse.id == existing[key]).values(**row))
             result.course_ids.append(existing[key])
         else:
+            row["created_at"] = now
             pk = session.execute(insert(RtCourse).returning(RtCourse.id), row).scalar_one()
             result.course_ids.append(pk)
     result.touched_subjects.update(pks)
