@@ -16,19 +16,31 @@ def register(app: typer.Typer) -> None:
             int | None,
             typer.Option("--what-if", help="Would this many more toxic patients cross a rule?"),
         ] = None,
+        cut: Annotated[
+            str | None,
+            typer.Option("--cut", help="clinical cut: events dated on or before DATE"),
+        ] = None,
+        as_of: Annotated[
+            str | None,
+            typer.Option("--as-of", help="knowledge: data as recorded by DATE or TIME (UTC)"),
+        ] = None,
         fmt: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
     ) -> None:
-        """Each stopping rule now: state (ok / approaching / crossed), evaluable patients,
-        patients with a qualifying toxicity, the boundary at this number, how many more
-        toxicities are allowed (cushion), and when the state last changed.
+        """Each stopping rule at the data cut: state (ok / approaching / crossed), evaluable
+        patients, patients with a qualifying toxicity, the boundary at this number, how
+        many more toxicities are allowed (cushion), where a crossed rule crossed
+        (crossed_at_n, crossed_on: the day that patient became evaluable), and when the
+        state last changed. Default cut: today, everything recorded.
 
-        Example: aewatch status --what-if 2
+        Example: aewatch status --what-if 2;  aewatch status --cut 2026-10-31
         """
         from aewatch.cli import open_runtime
+        from aewatch.commands.reports import data_cut
         from aewatch.output import emit
 
         runtime = open_runtime()
-        rows = current_status(runtime, what_if)
+        chosen = data_cut(cut, as_of, runtime.clock.now())
+        rows = current_status(runtime, what_if, chosen)
         columns = [
             "rule",
             "state",
@@ -36,6 +48,9 @@ def register(app: typer.Typer) -> None:
             "toxic_n",
             "stop_at",
             "cushion",
+            "crossed_at_n",
+            "crossed_on",
+            "pending_n",
             "last_change",
             "toxic_subjects",
         ]
@@ -43,9 +58,14 @@ def register(app: typer.Typer) -> None:
             columns.append("what_if")
         if fmt == "table":
             rows_out = [{**r, "toxic_subjects": ", ".join(r["toxic_subjects"])} for r in rows]
-            emit(rows_out, columns, fmt="table", title="stopping rules")
+            emit(rows_out, columns, fmt="table", title=f"stopping rules. {chosen.describe()}")
         else:
-            emit(rows, columns, fmt=fmt, json_document={"rules": rows})
+            document = {
+                "clinical_cut": chosen.clinical_day.isoformat() if chosen.clinical_day else None,
+                "known_at": chosen.known_at.isoformat() if chosen.known_at else None,
+                "rules": rows,
+            }
+            emit(rows, columns, fmt=fmt, json_document=document)
 
     @app.command()
     def rules(
@@ -102,23 +122,28 @@ def rule_document(rule: Any) -> dict[str, Any]:
     }
 
 
-def current_status(runtime: Any, what_if: int | None = None) -> list[dict[str, Any]]:
-    """Evaluate each rule on the data as it stands (read-only) and add its last change."""
+def current_status(
+    runtime: Any, what_if: int | None = None, cut: Any = None
+) -> list[dict[str, Any]]:
+    """Evaluate each rule at the data cut (read-only; default: today, everything
+    recorded) on the same inputs as the ingest and the DSMB report, with its last change."""
     import pandas as pd
     from sqlalchemy import select
 
     from aewatch.models import RuleStatusRecord
-    from aewatch.safety.evaluation import evaluate_rule
+    from aewatch.reports.datacut import DataCut
+    from aewatch.safety.evaluation import evaluate_rule, status_row
     from aewatch.safety.evaluation import what_if as would_cross
     from aewatch.store.rule_inputs import load_events, load_patients
 
     now = runtime.clock.now()
+    cut = cut or DataCut.at(None, None, now)
     rows = []
     with runtime.sessions() as session, session.begin():
         trial_pk = runtime.trial_pk(session)
-        patients = load_patients(session, trial_pk)
-        events = load_events(session, trial_pk)
-        history = session.execute(
+        patients = load_patients(session, trial_pk, cut.known_at)
+        events = load_events(session, trial_pk, cut.known_at)
+        query = (
             select(
                 RuleStatusRecord.rule_name,
                 RuleStatusRecord.state,
@@ -127,21 +152,18 @@ def current_status(runtime: Any, what_if: int | None = None) -> list[dict[str, A
             )
             .where(RuleStatusRecord.trial_pk == trial_pk)
             .order_by(RuleStatusRecord.id)
-        ).all()
+        )
+        if cut.known_at is not None:
+            query = query.where(RuleStatusRecord.evaluated_at <= cut.known_at)
+        history = session.execute(query).all()
     for rule in runtime.settings.stopping_rules:
-        state = evaluate_rule(rule, patients, events, pd.Timestamp(now))
+        state = evaluate_rule(rule, patients, events, pd.Timestamp(cut.clinical_end or now))
         changes = [h for h in history if h.rule_name == rule.name and h.state != h.previous_state]
         row: dict[str, Any] = {
-            "rule": rule.name,
-            "state": state.state,
-            "evaluable_n": state.evaluable_n,
-            "toxic_n": state.toxic_n,
-            "stop_at": state.stop_at,
-            "cushion": state.cushion,
+            **status_row(state),
             "last_change": _iso(changes[-1].evaluated_at) if changes else None,
             "toxic_subjects": list(state.toxic_subjects),
             "pending_subjects": list(state.pending_subjects),
-            "crossed_at_n": state.crossed_at_n,
         }
         if what_if is not None:
             row["what_if"] = (

@@ -64,6 +64,7 @@ class EvaluablePatient:
     reason: str  # toxic | completed window | died early | withdrawn early
     toxic_n: int  # cumulative toxic patients among the first n
     stop_at: int | None  # boundary checked at this n (None: not a look, or cannot stop)
+    event_key: str | None = None  # the AE (ae_key) that made the patient toxic
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,14 @@ class RuleStatus:
     crossed_regardless_of_pending: bool = False
     could_cross_with_pending: bool = False
     history: tuple[EvaluablePatient, ...] = ()
+    # When each pending patient becomes evaluable if followed without toxicity (RT end +
+    # window; None while RT has no end date), in the order of ``pending_subjects``.
+    pending_evaluable_on: tuple[datetime | None, ...] = ()
+
+    @property
+    def crossing(self) -> EvaluablePatient | None:
+        """The look at which the boundary was first met: what "crossed" latches on."""
+        return None if self.crossed_at_n is None else self.history[self.crossed_at_n - 1]
 
 
 def evaluate_rule(
@@ -110,7 +119,8 @@ def evaluate_rule(
     )
     frame["window_end"] = frame["rt_end"] + pd.Timedelta(days=rule.window_days)
     first = _first_toxicity(rule, frame, events, cutoff)
-    frame["toxic_on"] = first.reindex(frame["subject_id"]).array
+    frame["toxic_on"] = first["onset"].reindex(frame["subject_id"]).array
+    frame["toxic_event"] = first["event_key"].reindex(frame["subject_id"]).array
 
     known_until = frame[["last_contact", "died_on", "withdrawn_on"]].max(axis=1)
     left_on = frame[["died_on", "withdrawn_on"]].min(axis=1)
@@ -147,6 +157,48 @@ def evaluate_rule(
     return _status(rule, cutoff, ordered, pending, frame[excluded])
 
 
+def status_row(status: RuleStatus) -> dict[str, Any]:
+    """One line of the rules table, as alerts, `aewatch status` and the report show it.
+
+    A crossed rule is told as it happened: the n at which it crossed, the day that
+    patient became evaluable, and the count and boundary then; the current count
+    follows. Its "cushion" is meaningless once crossed, so it is left empty.
+    """
+    crossing = status.crossing
+    return {
+        "rule": status.rule.name,
+        "state": status.state,
+        "evaluable_n": status.evaluable_n,
+        "toxic_n": status.toxic_n,
+        "stop_at": status.stop_at,
+        "cushion": None if crossing else status.cushion,
+        "crossed_at_n": crossing.n if crossing else None,
+        "crossed_on": crossing.evaluable_on.date().isoformat() if crossing else None,
+        "crossed_toxic_n": crossing.toxic_n if crossing else None,
+        "crossed_stop_at": crossing.stop_at if crossing else None,
+        "pending_n": len(status.pending_subjects),
+    }
+
+
+def crossing_text(row: dict[str, Any]) -> str:
+    """ "crossed at the 2nd evaluable patient on 2026-02-10 (2 toxic, boundary 2); now 3 of
+    14" — or the current count for a rule that has not crossed."""
+    now = f"{row['toxic_n']} toxic of {row['evaluable_n']} evaluable"
+    if row.get("crossed_at_n") is None:
+        stop = row.get("stop_at")
+        return f"{now}; stop at {stop}" if stop is not None else f"{now}; cannot stop yet"
+    return (
+        f"crossed at the {ordinal(int(row['crossed_at_n']))} evaluable patient on "
+        f"{row['crossed_on']} ({row['crossed_toxic_n']} toxic, boundary "
+        f"{row['crossed_stop_at']}); now {row['toxic_n']} of {row['evaluable_n']}"
+    )
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def what_if(status: RuleStatus, extra_toxicities: int) -> bool:
     """Would ``extra_toxicities`` more toxic patients, each a new evaluable patient, cross?"""
     if status.state == "crossed":
@@ -159,23 +211,32 @@ def what_if(status: RuleStatus, extra_toxicities: int) -> bool:
 
 def _first_toxicity(
     rule: StoppingRule, frame: pd.DataFrame, events: pd.DataFrame, cutoff: pd.Timestamp
-) -> pd.Series:
-    """Earliest onset of a matching event inside each patient's window."""
+) -> pd.DataFrame:
+    """Earliest onset of a matching event inside each patient's window, and that event's
+    ``ae_key`` when the events carry one (by subject id)."""
     import pandas as pd
 
     if events.empty:  # no events yet: accept a frame without the columns too
-        return pd.Series([], index=pd.Index([], dtype=object), dtype="datetime64[ns, UTC]")
+        return pd.DataFrame(
+            {
+                "onset": pd.Series([], dtype="datetime64[ns, UTC]"),
+                "event_key": pd.Series([], dtype=object),
+            },
+            index=pd.Index([], dtype=object),
+        )
     hits = events[rule.matches_events(events).to_numpy()]
     onset = _utc_days(hits["onset"])
-    hits = hits.assign(subject_id=hits["subject_id"].astype(str), onset=onset)
+    keys = hits["ae_key"] if "ae_key" in hits else pd.Series(None, index=hits.index)
+    hits = hits.assign(subject_id=hits["subject_id"].astype(str), onset=onset, event_key=keys)
     hits = hits[hits["onset"].notna() & (hits["onset"] <= cutoff)]
-    joined = hits[["subject_id", "onset"]].merge(
+    joined = hits[["subject_id", "onset", "event_key"]].merge(
         frame[["subject_id", "rt_start", "window_end"]], on="subject_id", how="inner"
     )
     inside = (joined["onset"] >= joined["rt_start"]) & (
         joined["window_end"].isna() | (joined["onset"] <= joined["window_end"])
     )
-    return joined[inside].groupby("subject_id")["onset"].min()
+    first = joined[inside].sort_values(["subject_id", "onset", "event_key"], kind="mergesort")
+    return first.drop_duplicates("subject_id").set_index("subject_id")[["onset", "event_key"]]
 
 
 def _status(
@@ -185,14 +246,24 @@ def _status(
     pending: pd.DataFrame,
     excluded: pd.DataFrame,
 ) -> RuleStatus:
+    import pandas as pd
+
     boundary = rule.boundary()
     toxic_flags = (~ordered["not_toxic"]).to_numpy(dtype=bool)
     subjects = [str(s) for s in ordered["subject_id"]]
     history: list[EvaluablePatient] = []
     crossed: EvaluablePatient | None = None
     count = 0
-    for i, (subject, is_toxic, on, reason) in enumerate(
-        zip(subjects, toxic_flags, ordered["evaluable_on"], ordered["status"], strict=True)
+    events = ordered["toxic_event"].astype(object).where(ordered["toxic_event"].notna(), None)
+    for i, (subject, is_toxic, on, reason, event) in enumerate(
+        zip(
+            subjects,
+            toxic_flags,
+            ordered["evaluable_on"],
+            ordered["status"],
+            events,
+            strict=True,
+        )
     ):
         n = i + 1
         count += int(is_toxic)
@@ -205,6 +276,7 @@ def _status(
             reason=str(reason),
             toxic_n=count,
             stop_at=bound,
+            event_key=str(event) if is_toxic and event is not None else None,
         )
         history.append(step)
         if crossed is None and bound is not None and count >= bound:
@@ -229,6 +301,9 @@ def _status(
         crossed_regardless_of_pending=future is not None and count >= future,
         could_cross_with_pending=future is not None and count + pending_n >= future,
         history=tuple(history),
+        pending_evaluable_on=tuple(
+            None if pd.isna(on) else on.to_pydatetime() for on in pending["window_end"]
+        ),
     )
     if crossed is not None:
         return _replace(
