@@ -71,8 +71,13 @@ class GradingSettings:
 @dataclass(frozen=True)
 class AlertSettings:
     sae: tuple[str, ...] = ()
-    threshold: tuple[str, ...] = ()
-    dsmb: tuple[str, ...] = ()
+    threshold: tuple[str, ...] = ()  # a stopping rule crossed (or a crossing retracted)
+    # A rule approaching its boundary: the safety officer (empty: the ``sae`` list), and
+    # not before this many evaluable patients (early looks approach on one toxicity).
+    approaching: tuple[str, ...] = ()
+    approaching_min_evaluable: int = 0
+    dsmb: tuple[str, ...] = ()  # the DSMB: the closed part of the monthly report
+    dsmb_open: tuple[str, ...] = ()  # the open part (empty: the ``dsmb`` list)
     fallback: tuple[str, ...] = ()
     escalation_chain: tuple[str, ...] = ()
     from_address: str = "aewatch@localhost"
@@ -120,6 +125,9 @@ class ReportSettings:
     dsmb_day_of_month: int = 5
     out_dir: str = "var/reports"
     pdf: bool = True
+    # An AE is acute when its onset is at most this many days after the start of the
+    # latest RT course before it, late after that (safety_domain §5: 90 days).
+    acute_days: int = 90
 
 
 @dataclass(frozen=True)
@@ -220,6 +228,7 @@ def settings_from_mapping(
         _build_source(name, table, f"{source}: [sources.{name}]")
         for name, table in _expect_table(data.get("sources", {}), f"{source}: [sources]").items()
     )
+    _check_ranges(built, source)
     trial: TrialSettings = built["trial"]
     rules = _build_rules(data.get("stopping_rule", []), source, trial.planned_enrolment)
     worker: WorkerSettings = built["worker"]
@@ -241,6 +250,20 @@ def settings_from_mapping(
         source_path=source,
         config_hash=hashlib.sha256(canonical).hexdigest()[:16],
     )
+
+
+def _check_ranges(built: Mapping[str, Any], source: str) -> None:
+    """Values a type check cannot judge, named by their key."""
+    limits = (
+        ("alerts", "approaching_min_evaluable", 0),
+        ("reports", "acute_days", 1),
+    )
+    for section, key, minimum in limits:
+        value = getattr(built[section], key)
+        if value < minimum:
+            raise ConfigError(
+                f"{source}: [{section}].{key}: expected an integer >= {minimum}, got {value}"
+            )
 
 
 def default_database_url(worker: WorkerSettings) -> str:

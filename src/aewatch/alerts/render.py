@@ -42,6 +42,7 @@ class OutgoingAlert:
     root_id: int | None = None
     context: Mapping[str, Any] = field(default_factory=dict)
     attachments: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()  # Message-IDs of the thread, oldest first
 
     @classmethod
     def from_row(cls, row: Any, trial_id: str, root_id: int | None = None) -> OutgoingAlert:
@@ -60,6 +61,7 @@ class OutgoingAlert:
             root_id=root_id if root_id is not None else (row.parent_pk or row.id),
             context=payload.get("context", {}),
             attachments=tuple(payload.get("attachments", ())),
+            references=tuple(payload.get("references", ())),
         )
 
 
@@ -87,6 +89,13 @@ def _due_in(context: Any, value: str | datetime) -> str:
     return f"in {amount}" if hours >= 0 else f"overdue by {amount}"
 
 
+def _number(value: Any) -> str:
+    """260.0 → "260", 6.5 → "6.5"; empty for a missing value."""
+    if value is None or value == "":
+        return ""
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -99,6 +108,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["when"] = _when
     env.filters["due_in"] = _due_in
+    env.filters["num"] = _number
     env.globals["part_for"] = part_for
     return env
 
@@ -140,6 +150,9 @@ def render_message(
     message["To"] = ", ".join(alert.recipients)
     message["Date"] = format_datetime(now.astimezone(UTC))
     message["Message-ID"] = alert.message_id
+    if alert.references:  # RFC 5322 §3.6.4: one conversation per patient's event
+        message["In-Reply-To"] = alert.references[-1]
+        message["References"] = " ".join(alert.references)
     message["X-Aewatch-Alert"] = alert.dedup_key
     message["Auto-Submitted"] = "auto-generated"
     if alert.priority <= 1:
