@@ -4,7 +4,8 @@
 (one lesion each) while first-line systemic therapy goes on; adverse events follow a
 liver-RT toxicity profile (fatigue, nausea, transaminases, thrombocytopenia, ascites,
 a few GI ulcers and bleeds, one RILD-like picture, one death); labs at baseline and
-every 2–4 weeks. Some rows are deliberately wrong so the quarantine has work, and
+every 2–4 weeks; disposition events (DS: progression, second-line therapy, lost to
+follow-up, the death). Some rows are deliberately wrong so the quarantine has work, and
 the DM export carries identifiers (initials, birth date) that aewatch must drop.
 """
 
@@ -91,7 +92,7 @@ class _Patient:
 
 
 def write_demo_export(inbox: Path, *, seed: int = 6, trial_id: str = "NCT06261047") -> list[Path]:
-    """Write dm.csv, ex.csv, ae.csv, lb.csv and an EDC JSON push into ``inbox``."""
+    """Write dm.csv, ex.csv, ae.csv, lb.csv, ds.csv and an EDC JSON push into ``inbox``."""
     rng = np.random.default_rng(seed)
     inbox.mkdir(parents=True, exist_ok=True)
     patients = _patients(rng)
@@ -100,6 +101,7 @@ def write_demo_export(inbox: Path, *, seed: int = 6, trial_id: str = "NCT0626104
         _write_csv(inbox / "nct06261047_ex.csv", _ex_rows(patients, trial_id, rng)),
         _write_csv(inbox / "nct06261047_ae.csv", _ae_rows(patients, trial_id, rng)),
         _write_csv(inbox / "nct06261047_lb.csv", _lb_rows(patients, trial_id, rng)),
+        _write_csv(inbox / "nct06261047_ds.csv", _ds_rows(patients, trial_id, rng)),
     ]
     push = inbox / "edc_push_ae.json"
     push.write_text(json.dumps(_edc_push(patients, trial_id), indent=2), encoding="utf-8")
@@ -325,6 +327,41 @@ def _lb_rows(patients: list[_Patient], trial: str, rng: np.random.Generator) -> 
                     }
                 )
     rows.append({**rows[0], "LBSEQ": 99999, "LBSTRESN": "12,5"})  # decimal comma: not a number
+    return rows
+
+
+def _ds_rows(patients: list[_Patient], trial: str, rng: np.random.Generator) -> list[dict]:
+    """Disposition: the death (also in DM), progressions after RT, second-line therapy for
+    some of them, and one patient lost to follow-up after the toxicity window."""
+    rows = []
+
+    def event(p: _Patient, term: str, on: date) -> None:
+        rows.append(
+            {
+                "STUDYID": trial,
+                "DOMAIN": "DS",
+                "USUBJID": p.subject_id,
+                "DSSEQ": sum(r["USUBJID"] == p.subject_id for r in rows) + 1,
+                "DSTERM": term,
+                "DSDECOD": term,
+                "DSCAT": "DISPOSITION EVENT",
+                "DSSTDTC": on.isoformat(),
+            }
+        )
+
+    for i, p in enumerate(patients):
+        if p.died is not None:
+            event(p, "DEATH", p.died)
+            continue
+        if i == 30:
+            event(p, "LOST TO FOLLOW-UP", p.rt_end + timedelta(days=200))
+            continue
+        progressed = p.rt_end + timedelta(days=int(rng.integers(100, 220)))
+        if rng.random() < 0.35 and progressed <= p.status_end:
+            event(p, "PROGRESSIVE DISEASE", progressed)
+            second_line = progressed + timedelta(days=int(rng.integers(10, 30)))
+            if rng.random() < 0.6 and second_line <= p.status_end:
+                event(p, "SECOND-LINE THERAPY", second_line)
     return rows
 
 
