@@ -288,6 +288,11 @@ def _ae(
         "AEACN": "DRUG INTERRUPTED" if grade >= 3 and not fatal else "DOSE NOT CHANGED",
         "AESTDTC": onset.isoformat(),
         "AEENDTC": end.isoformat() if end else "",
+        # Some sites export the awareness date of an SAE, others do not (then aewatch
+        # uses the receipt time and the DSMB report says the date was not supplied).
+        "AEAWDTC": (onset + timedelta(days=1)).isoformat()
+        if (serious or fatal) and number % 2 == 0
+        else "",
     }
 
 

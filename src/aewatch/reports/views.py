@@ -214,19 +214,21 @@ def build_views(tabs: ReportTables, acute_days: int = 90) -> dict[str, TableView
             f["sae_listing"],
             {
                 "subject_id": "Subject",
-                "site": "Site",
+                "site": None,
                 "ctcae_term": "CTCAE term",
                 "grade": "Grade",
-                "onset_day": "Onset study day",
+                "onset_day": "Onset day",
                 "criteria": "Criteria",
                 "rt_relation": "RT relation",
                 "systemic_relation": "Systemic relation",
                 "outcome": "Outcome",
                 "awareness": "Awareness date",
-                "hours_aware_to_recorded": "Hours aware→recorded",
+                "hours_aware_to_recorded": "Hours to record",
             },
-            note='Awareness date "not supplied": the site gave no AEAWDTC, so aewatch\'s '
-            "receipt time stands in and the delay is unknown (left blank, not 0 h).",
+            note="Onset day: study day. Hours to record: from the site's awareness to the "
+            'latest version recorded. Awareness date "not supplied": the site gave no '
+            "AEAWDTC, so aewatch's receipt time stands in and the delay is unknown (left "
+            "blank, not 0 h).",
         ),
         "sae_by_term": frame_view(
             "sae_by_term",
