@@ -33,6 +33,8 @@ def test_hys_law_items_give_each_test_against_uln_and_baseline_by_study_day() ->
             "uln": 40.0,
             "lln": None,
             "times_uln": 6.15,
+            "limit": "ULN 40",
+            "times_limit": 6.15,
             "baseline": 41.0,
             "times_baseline": 6.0,
             "study_day": 37,
@@ -44,12 +46,14 @@ def test_hys_law_items_give_each_test_against_uln_and_baseline_by_study_day() ->
             "uln": 20.5,
             "lln": None,
             "times_uln": 3.5,
+            "limit": "ULN 20.5",
+            "times_limit": 3.5,
             "baseline": 14.0,
             "times_baseline": 5.12,
             "study_day": 39,
         },
     ]
-    assert {"label": "event", "value": "study day 39"} in findings
+    assert {"label": "transaminase date", "value": "study day 37"} not in findings  # in the row
     assert {"label": "criteria", "value": "AST > 3 x ULN, bilirubin > 2 x ULN, ALP missing"} in (
         findings
     )
@@ -77,3 +81,19 @@ def test_rild_items_are_read_the_same_way_and_unknown_items_are_still_shown() ->
     assert labels["cp change"] == "3"
     assert labels["rt end"] == "study day 5"
     assert labels["portal vein"] == "patent"
+
+
+def test_a_value_below_the_normal_range_is_shown_against_its_lln() -> None:
+    items = {
+        "PLAT": 38.0,
+        "PLAT_unit": "10^9/L",
+        "PLAT_ULN": 350.0,
+        "PLAT_LLN": 125.0,
+        "PLAT_baseline": 171.3,
+        "PLAT_date": "2026-02-02",
+        "grade": 3,
+        "date": "2026-02-02",
+    }
+    (row,), findings = lab_values(items, RT_START)
+    assert (row["limit"], row["times_limit"], row["times_baseline"]) == ("LLN 125", 0.3, 0.22)
+    assert findings == []  # the event's grade and date are in the alert's header lines

@@ -111,7 +111,7 @@ def test_a_lab_derived_ae_alert_shows_value_uln_baseline_ratios_and_study_day(
     html = message.get_body(("html",)).get_content()
     row = next(line for line in text.splitlines() if line.startswith("ALT "))
     # value and unit, ULN, × ULN, baseline, × baseline, study day (day 1 = 2026-01-05)
-    assert row.split() == ["ALT", "260", "U/L", "40", "6.5", "30", "8.67", "36"]
+    assert row.split() == ["ALT", "260", "U/L", "ULN", "40", "6.5", "30", "8.67", "36"]
     assert "<td>6.5</td>" in html and "<td>8.67</td>" in html
     assert "2026-02-09" not in text + html  # dates stay inside aewatch
 

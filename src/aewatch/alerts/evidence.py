@@ -1,5 +1,6 @@
-"""A derived event's evidence as the numbers a clinician checks: value, ULN, × ULN,
-baseline, × baseline and study day per lab test, then the other findings.
+"""A derived event's evidence as the numbers a clinician checks: value, the limit it is
+judged against (ULN; LLN for a value below the normal range, e.g. platelets) and the
+ratio to it, baseline, × baseline and study day per lab test, then the other findings.
 
 Read generically from the evidence items the derivation stored (aewatch.ctcae.hepatic,
 the derive stage), so a richer derivation shows up without changing this module:
@@ -9,7 +10,8 @@ the derive stage), so a richer derivation shows up without changing this module:
   ``transaminase`` names the test of the ``transaminase_*`` items (Hy's law);
 * calendar dates become study days (day 1 = first RT day): exact dates stay inside
   aewatch (safety_domain §7);
-* every other scalar item is listed as "label: value".
+* every other scalar item is listed as "label: value" (the event's own date and grade are
+  already in the alert's header lines).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from aewatch.alerts.requests import study_day
 
 TEST_NAMES = {"bilirubin": "BILI", "alp": "ALP", "alt": "ALT", "ast": "AST", "bili": "BILI"}
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
-_SKIP = frozenset({"summary", "source", "lab_result_id", "test", "transaminase"})
+_SKIP = frozenset(
+    {"summary", "source", "lab_result_id", "test", "transaminase", "date", "grade"}
+)
 
 
 @dataclass(frozen=True)
@@ -36,11 +40,15 @@ class LabValue:
     uln: float | None
     lln: float | None
     times_uln: float | None
+    times_lln: float | None
     baseline: float | None
     times_baseline: float | None
     study_day: int | None
 
     def as_dict(self) -> dict[str, Any]:
+        below = self.lln is not None and self.value is not None and self.value < self.lln
+        limit, ratio = ("LLN", self.times_lln) if below else ("ULN", self.times_uln)
+        bound = self.lln if below else self.uln
         return {
             "test": self.test,
             "value": _round(self.value),
@@ -48,6 +56,8 @@ class LabValue:
             "uln": _round(self.uln),
             "lln": _round(self.lln),
             "times_uln": _round(self.times_uln, 2),
+            "limit": f"{limit} {bound:g}" if bound is not None else "",
+            "times_limit": _round(ratio, 2),
             "baseline": _round(self.baseline),
             "times_baseline": _round(self.times_baseline, 2),
             "study_day": self.study_day,
@@ -89,6 +99,7 @@ def lab_values(
                 uln=uln,
                 lln=lln,
                 times_uln=value / uln if uln else None,
+                times_lln=value / lln if lln else None,
                 baseline=baseline,
                 times_baseline=value / baseline if baseline else None,
                 study_day=_day(when, reference_start) if when is not None else event_day,
