@@ -271,7 +271,7 @@ def statements(url: str, args: list[str]) -> str:
     """The SQL `aewatch counts ARGS` runs, with its parameters inlined, for the shell."""
     import sqlite3
 
-    from aewatch.commands.reports import parse_as_of
+    from aewatch.commands.reports import clock_now, data_cut
     from aewatch.config import load_settings
     from aewatch.dbapi import connect
     from aewatch.reports.sql_counts import counts_document
@@ -288,7 +288,7 @@ def statements(url: str, args: list[str]) -> str:
             by=options.get("--by", "term"),
             min_grade=int(options["--min-grade"]) if "--min-grade" in options else None,
             related=options.get("--related"),
-            as_of=parse_as_of(options.get("--as-of")),
+            cut=data_cut(options.get("--cut"), options.get("--as-of"), clock_now()),
         )
     return ";\n".join(s for s in seen if not s.startswith("PRAGMA")) + ";\n"
 

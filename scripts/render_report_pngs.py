@@ -3,9 +3,10 @@
     .venv/bin/python scripts/render_report_pngs.py [--out docs/img] [--keep]
 
 Steps: a fresh database in a temp folder → `aewatch demo` → `aewatch ingest` → `aewatch
-report dsmb --pdf` for the current month → a headless-Chromium screenshot of the HTML and
-`pdftoppm` PNGs of one PDF page of each kind (summary, AE tables, SAEs/liver, methods).
-Needs Debian's chromium and poppler-utils (apt-get install chromium poppler-utils).
+report dsmb --month 2026-10 --pdf` (both parts; the demo's data end in October 2026) → a
+headless-Chromium screenshot of each part's HTML and `pdftoppm` PNGs of one PDF page of
+each kind. Needs Debian's chromium and poppler-utils (apt-get install chromium
+poppler-utils).
 """
 
 from __future__ import annotations
@@ -16,20 +17,27 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 AEWATCH = Path(sys.executable).with_name("aewatch")
 MAX_BYTES = 300 * 1024
-# PDF page kinds, found by a heading on the page (the first page that has it).
+MONTH = "2026-10"
+# PDF page kinds per part, found by a heading on the page (the first page that has it).
 PAGE_KINDS = {
-    "dsmb-pdf-summary": "1. Summary",
-    "dsmb-pdf-adverse-events": "All-cause AEs by SOC and term, by patient",
-    "dsmb-pdf-saes": "Serious adverse events",
-    "dsmb-pdf-liver": "6. Liver safety",
-    "dsmb-pdf-stopping-rules": "8. Stopping rules",
-    "dsmb-pdf-methods": "11. Methods",
+    "open": {
+        "dsmb-open-summary": "1. Summary",
+        "dsmb-open-disposition": "2. Accrual and disposition",
+        "dsmb-open-acute-late": "All-cause AEs: acute vs late",
+        "dsmb-open-liver": "6. Liver safety",
+        "dsmb-open-stopping-rules": "8. Stopping rules",
+        "dsmb-open-rule-appendix": "Appendix. The stopping rules",
+    },
+    "closed": {
+        "dsmb-closed-saes": "C2. SAEs and deaths",
+        "dsmb-closed-liver": "Liver panel over time",
+        "dsmb-closed-stopping-rules": "C4. Stopping rules",
+    },
 }
 
 
@@ -40,7 +48,7 @@ def run(*args: str, env: dict[str, str]) -> str:
     return done.stdout
 
 
-def build_demo_report(work: Path) -> tuple[Path, Path]:
+def build_demo_report(work: Path) -> dict[str, tuple[Path, Path]]:
     env = {
         **os.environ,
         "AEWATCH_CONFIG": str(REPO / "config" / "nct06261047.toml"),
@@ -52,11 +60,13 @@ def build_demo_report(work: Path) -> tuple[Path, Path]:
     run(str(AEWATCH), "init", env=env)
     files = run(str(AEWATCH), "demo", env=env).split()
     run(str(AEWATCH), "ingest", *files, env=env)
-    # The demo's AE versions are recorded now, so the current month's cut includes them.
-    month = datetime.now(UTC).strftime("%Y-%m")
-    run(str(AEWATCH), "report", "dsmb", "--month", month, "--pdf", env=env)
-    stem = f"dsmb-NCT06261047-{month}"
-    return work / "reports" / f"{stem}.html", work / "reports" / f"{stem}.pdf"
+    # Clinical cut: October's last day; knowledge: everything recorded now.
+    run(str(AEWATCH), "report", "dsmb", "--month", MONTH, "--pdf", env=env)
+    out = {}
+    for part in PAGE_KINDS:
+        stem = work / "reports" / f"dsmb-NCT06261047-{MONTH}-{part}"
+        out[part] = (stem.with_suffix(".html"), stem.with_suffix(".pdf"))
+    return out
 
 
 def screenshot_html(html: Path, target: Path, width: int = 1100, height: int = 1500) -> None:
@@ -124,16 +134,16 @@ def main(argv: list[str] | None = None) -> None:
     options.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="aewatch-report-pngs-"))
     try:
-        html, pdf = build_demo_report(work)
-        shot = options.out / "dsmb-html.png"
-        screenshot_html(html, shot)
-        print(f"{shot} ({shot.stat().st_size // 1024} KB)")
-        texts = pdf_page_texts(pdf)
-        for name, heading in PAGE_KINDS.items():
-            page = next(i for i, text in enumerate(texts, start=1) if heading in text)
-            target = options.out / f"{name}.png"
-            render_page(pdf, page, target)
-            print(f"{target} (page {page}, {target.stat().st_size // 1024} KB)")
+        for part, (html, pdf) in build_demo_report(work).items():
+            shot = options.out / f"dsmb-{part}-html.png"
+            screenshot_html(html, shot)
+            print(f"{shot} ({shot.stat().st_size // 1024} KB)")
+            texts = pdf_page_texts(pdf)
+            for name, heading in PAGE_KINDS[part].items():
+                page = next(i for i, text in enumerate(texts, start=1) if heading in text)
+                target = options.out / f"{name}.png"
+                render_page(pdf, page, target)
+                print(f"{target} (page {page}, {target.stat().st_size // 1024} KB)")
     finally:
         if options.keep:
             print(f"kept {work}")

@@ -203,3 +203,29 @@ def test_a_wrong_plausibility_setting_stops_start_up_with_a_clear_message(
     with pytest.raises(ConfigError) as error:
         load_settings(path, env={})
     assert message in str(error.value) and "[plausibility]" in str(error.value)
+
+
+def test_report_parts_and_approaching_alerts_have_their_own_recipients() -> None:
+    alerts = load_settings(CONFIG, env={}).alerts
+    assert alerts.approaching == ("safety.officer@example.org",)
+    assert "dsmb.chair@example.org" in alerts.threshold
+    assert alerts.approaching_min_evaluable == 6
+    assert "sponsor.safety@example.org" in alerts.dsmb_open
+    assert "sponsor.safety@example.org" not in alerts.dsmb
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[alerts]\napproaching_min_evaluable = -1\n",
+            r"\[alerts\]\.approaching_min_evaluable: expected an integer >= 0, got -1",
+        ),
+        ("[reports]\nacute_days = 0\n", r"\[reports\]\.acute_days: expected an integer >= 1"),
+    ],
+)
+def test_values_a_type_cannot_judge_are_checked_at_start_up(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(write(tmp_path, '[trial]\nid = "X"\n' + text), env={})

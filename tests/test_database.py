@@ -99,3 +99,42 @@ def test_an_upgrade_of_a_database_with_data_keeps_every_reference_and_enforces_t
         assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
         assert connection.exec_driver_sql("SELECT subject_id FROM subjects").scalar() == "01-001"
     engine.dispose()
+
+
+def test_an_existing_database_is_upgraded_and_its_rows_take_a_first_recorded_time(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    """`aewatch init` on a database of the previous schema: subjects, courses, EX records
+    and labs recorded before get ``created_at`` = their last update (the best record there
+    is), so a replay "as known at" an earlier time keeps them."""
+    from alembic import command
+
+    from aewatch.migrate import alembic_config
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO trials (id, trial_id, title, planned_enrolment, created_at)"
+                " VALUES (1, 'T', '', 36, '2026-01-01 00:00:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO subjects (id, trial_pk, subject_id, study_id, site, updated_at)"
+                " VALUES (1, 1, 'S1', 'T', '01', '2026-01-02 03:04:05')"
+            )
+        )
+    assert upgrade(engine) == current_revision(engine)
+    with engine.connect() as connection:
+        created = connection.execute(text("SELECT created_at FROM subjects")).scalar_one()
+        columns = {row[1] for row in connection.execute(text("PRAGMA table_info(ae_versions)"))}
+        ex_columns = {row[1] for row in connection.execute(text("PRAGMA table_info(ex_records)"))}
+    engine.dispose()
+    assert str(created).startswith("2026-01-02 03:04:05")
+    assert "aware_at_supplied" in columns
+    assert "created_at" in ex_columns

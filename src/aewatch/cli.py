@@ -202,8 +202,8 @@ def demo(
     """Write a realistic synthetic export for this trial into the inbox.
 
     36 patients over 18 months from 4 sites: DM, radiotherapy courses (EX), adverse
-    events with a liver-radiotherapy toxicity profile, labs, a few SAEs and some
-    deliberately bad rows, so you can watch the daemon quarantine them.
+    events with a liver-radiotherapy toxicity profile, labs, disposition events (DS), a
+    few SAEs and some deliberately bad rows, so you can watch the daemon quarantine them.
 
     Example: aewatch demo && aewatch run --once && aewatch alerts list
     """

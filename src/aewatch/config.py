@@ -106,8 +106,13 @@ class GradingSettings:
 @dataclass(frozen=True)
 class AlertSettings:
     sae: tuple[str, ...] = ()
-    threshold: tuple[str, ...] = ()
-    dsmb: tuple[str, ...] = ()
+    threshold: tuple[str, ...] = ()  # a stopping rule crossed (or a crossing retracted)
+    # A rule approaching its boundary: the safety officer (empty: the ``sae`` list), and
+    # not before this many evaluable patients (early looks approach on one toxicity).
+    approaching: tuple[str, ...] = ()
+    approaching_min_evaluable: int = 0
+    dsmb: tuple[str, ...] = ()  # the DSMB: the closed part of the monthly report
+    dsmb_open: tuple[str, ...] = ()  # the open part (empty: the ``dsmb`` list)
     fallback: tuple[str, ...] = ()
     escalation_chain: tuple[str, ...] = ()
     from_address: str = "aewatch@localhost"
@@ -155,6 +160,9 @@ class ReportSettings:
     dsmb_day_of_month: int = 5
     out_dir: str = "var/reports"
     pdf: bool = True
+    # An AE is acute when its onset is at most this many days after the start of the
+    # latest RT course before it, late after that (safety_domain §5: 90 days).
+    acute_days: int = 90
 
 
 @dataclass(frozen=True)
@@ -318,6 +326,7 @@ def settings_from_mapping(
         _build_source(name, table, f"{source}: [sources.{name}]")
         for name, table in _expect_table(data.get("sources", {}), f"{source}: [sources]").items()
     )
+    _check_ranges(built, source)
     trial: TrialSettings = built["trial"]
     web = _check_web(built["web"], f"{source}: [web]")
     _check_plausibility(built["plausibility"], f"{source}: [plausibility]")
@@ -385,6 +394,20 @@ def _check_web(web: WebSettings, where: str) -> WebSettings:
     if not 0 < web.port < 65536:
         raise ConfigError(f"{where}.port: expected 1-65535, got {web.port}")
     return replace(web, base_url=base)
+
+
+def _check_ranges(built: Mapping[str, Any], source: str) -> None:
+    """Values a type check cannot judge, named by their key."""
+    limits = (
+        ("alerts", "approaching_min_evaluable", 0),
+        ("reports", "acute_days", 1),
+    )
+    for section, key, minimum in limits:
+        value = getattr(built[section], key)
+        if value < minimum:
+            raise ConfigError(
+                f"{source}: [{section}].{key}: expected an integer >= {minimum}, got {value}"
+            )
 
 
 def default_database_url(worker: WorkerSettings) -> str:

@@ -6,9 +6,10 @@ therapy goes on, recorded in EX too. The sites export radiotherapy differently: 
 course in Gy, per fraction, per course in cGy, per course with a lesion link. Adverse
 events follow a liver-RT toxicity profile (fatigue, nausea, transaminases,
 thrombocytopenia, ascites, a few GI ulcers and bleeds, two RILD pictures after liver RT,
-one death); labs at baseline and every 2–4 weeks. Some rows are deliberately wrong so the
-quarantine has work (a total dose written as the fraction dose, a procedure that is not
-radiotherapy, a fractional fraction count), and the DM export carries identifiers
+one death); labs at baseline and every 2–4 weeks; disposition events (DS: progression,
+second-line therapy, lost to follow-up, the death). Some rows are deliberately wrong so
+the quarantine has work (a total dose written as the fraction dose, a procedure that is
+not radiotherapy, a fractional fraction count), and the DM export carries identifiers
 (initials, birth date) that aewatch must drop.
 """
 
@@ -95,7 +96,7 @@ class _Patient:
 
 
 def write_demo_export(inbox: Path, *, seed: int = 6, trial_id: str = "NCT06261047") -> list[Path]:
-    """Write dm.csv, ex.csv, ae.csv, lb.csv and an EDC JSON push into ``inbox``."""
+    """Write dm.csv, ex.csv, ae.csv, lb.csv, ds.csv and an EDC JSON push into ``inbox``."""
     rng = np.random.default_rng(seed)
     inbox.mkdir(parents=True, exist_ok=True)
     patients = _patients(rng)
@@ -104,6 +105,7 @@ def write_demo_export(inbox: Path, *, seed: int = 6, trial_id: str = "NCT0626104
         _write_csv(inbox / "nct06261047_ex.csv", _ex_rows(patients, trial_id, rng)),
         _write_csv(inbox / "nct06261047_ae.csv", _ae_rows(patients, trial_id, rng)),
         _write_csv(inbox / "nct06261047_lb.csv", _lb_rows(patients, trial_id, rng)),
+        _write_csv(inbox / "nct06261047_ds.csv", _ds_rows(patients, trial_id, rng)),
     ]
     push = inbox / "edc_push_ae.json"
     push.write_text(json.dumps(_edc_push(patients, trial_id), indent=2), encoding="utf-8")
@@ -424,6 +426,11 @@ def _ae(
         "AEACN": "DRUG INTERRUPTED" if grade >= 3 and not fatal else "DOSE NOT CHANGED",
         "AESTDTC": onset.isoformat(),
         "AEENDTC": end.isoformat() if end else "",
+        # Some sites export the awareness date of an SAE, others do not (then aewatch
+        # uses the receipt time and the DSMB report says the date was not supplied).
+        "AEAWDTC": (onset + timedelta(days=1)).isoformat()
+        if (serious or fatal) and number % 2 == 0
+        else "",
     }
 
 
@@ -463,6 +470,41 @@ def _lb_rows(patients: list[_Patient], trial: str, rng: np.random.Generator) -> 
                     }
                 )
     rows.append({**rows[0], "LBSEQ": 99999, "LBSTRESN": "12,5"})  # decimal comma: not a number
+    return rows
+
+
+def _ds_rows(patients: list[_Patient], trial: str, rng: np.random.Generator) -> list[dict]:
+    """Disposition: the death (also in DM), progressions after RT, second-line therapy for
+    some of them, and one patient lost to follow-up after the toxicity window."""
+    rows = []
+
+    def event(p: _Patient, term: str, on: date) -> None:
+        rows.append(
+            {
+                "STUDYID": trial,
+                "DOMAIN": "DS",
+                "USUBJID": p.subject_id,
+                "DSSEQ": sum(r["USUBJID"] == p.subject_id for r in rows) + 1,
+                "DSTERM": term,
+                "DSDECOD": term,
+                "DSCAT": "DISPOSITION EVENT",
+                "DSSTDTC": on.isoformat(),
+            }
+        )
+
+    for i, p in enumerate(patients):
+        if p.died is not None:
+            event(p, "DEATH", p.died)
+            continue
+        if i == 30:
+            event(p, "LOST TO FOLLOW-UP", p.rt_end + timedelta(days=200))
+            continue
+        progressed = p.rt_end + timedelta(days=int(rng.integers(100, 220)))
+        if rng.random() < 0.35 and progressed <= p.status_end:
+            event(p, "PROGRESSIVE DISEASE", progressed)
+            second_line = progressed + timedelta(days=int(rng.integers(10, 30)))
+            if rng.random() < 0.6 and second_line <= p.status_end:
+                event(p, "SECOND-LINE THERAPY", second_line)
     return rows
 
 

@@ -107,6 +107,8 @@ class Subject(Base):
     withdrawn_on: Mapped[date | None] = mapped_column(Date)
     last_contact_on: Mapped[date | None] = mapped_column(Date)
     source_file_pk: Mapped[int | None] = mapped_column(ForeignKey("source_files.id"))
+    # First recorded: a report replayed "as known at" a past time leaves later rows out.
+    created_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
 
     rt_courses: Mapped[list[RtCourse]] = relationship(back_populates="subject")
@@ -141,6 +143,7 @@ class RtCourse(Base):
     liver_involved: Mapped[bool | None] = mapped_column(Boolean)  # None: site not recognised
     bed_below_minimum: Mapped[bool] = mapped_column(Boolean, default=False)  # the deviation
     source_file_pk: Mapped[int | None] = mapped_column(ForeignKey("source_files.id"))
+    created_at: Mapped[datetime | None]  # first recorded (knowledge cut)
     updated_at: Mapped[datetime]
 
     subject: Mapped[Subject] = relationship(back_populates="rt_courses")
@@ -174,6 +177,7 @@ class ExposureRecord(Base):
     course_pk: Mapped[int | None] = mapped_column(ForeignKey("rt_courses.id"), index=True)
     source_file_pk: Mapped[int | None] = mapped_column(ForeignKey("source_files.id"))
     source_row: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime | None]  # first recorded (knowledge cut)
     updated_at: Mapped[datetime]
 
 
@@ -233,6 +237,9 @@ class AeVersion(Base):
     end_on: Mapped[date | None] = mapped_column(Date)
     end_precision: Mapped[str | None] = mapped_column(String(8))
     aware_at: Mapped[datetime | None]
+    # True: aware_at is the site's awareness date (AEAWDTC); False: the site gave none and
+    # aware_at is when aewatch received the record; None: recorded before this was kept.
+    aware_at_supplied: Mapped[bool | None] = mapped_column(Boolean)
     # Grading (CTCAE coding of the term; the grade used for counting).
     ctcae_term: Mapped[str | None] = mapped_column(String(200))
     ctcae_soc: Mapped[str | None] = mapped_column(String(200))
@@ -273,6 +280,27 @@ class LabResult(Base):
     implausible: Mapped[str | None] = mapped_column(Text)
     source_file_pk: Mapped[int | None] = mapped_column(ForeignKey("source_files.id"))
     source_row: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime | None]  # first recorded (knowledge cut)
+    updated_at: Mapped[datetime]
+
+
+class Disposition(Base):
+    """One SDTM DS record: a protocol milestone or a disposition event (death, progression,
+    second-line therapy, withdrawal, lost to follow-up …), dated by DSSTDTC."""
+
+    __tablename__ = "dispositions"
+    __table_args__ = (UniqueConstraint("subject_pk", "event_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_pk: Mapped[int] = mapped_column(ForeignKey("subjects.id"))  # unique key leads
+    event_key: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str | None] = mapped_column(String(64))  # DSCAT
+    decoded_term: Mapped[str] = mapped_column(String(200))  # DSDECOD
+    disposition: Mapped[str] = mapped_column(String(32))  # aewatch's reading of DSDECOD
+    start_on: Mapped[date | None] = mapped_column(Date)  # DSSTDTC
+    start_precision: Mapped[str | None] = mapped_column(String(8))
+    source_file_pk: Mapped[int | None] = mapped_column(ForeignKey("source_files.id"))
+    source_row: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
 
@@ -365,6 +393,7 @@ class Alert(Base):
     __table_args__ = (
         Index("ix_alerts_due", "status", "next_attempt_at"),
         Index("ix_alerts_lease", "status", "lease_until"),
+        Index("ix_alerts_thread", "trial_pk", "thread_key"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     trial_pk: Mapped[int] = mapped_column(ForeignKey("trials.id"))
@@ -391,6 +420,9 @@ class Alert(Base):
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     parent_pk: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
     report_due_at: Mapped[datetime | None]
+    # Alerts about one patient's event (SAE, death, the threshold it caused) share a
+    # thread: the first one's Message-ID is the others' In-Reply-To and References.
+    thread_key: Mapped[str | None] = mapped_column(String(200))
 
 
 class AlertDelivery(Base):

@@ -140,9 +140,16 @@ class Worker:
         return check_acknowledgements(self.sessions, self.settings, self.clock)
 
     def _monthly_report(self) -> str | None:
+        from aewatch.reports.dsmb import ReportCancelled
         from aewatch.reports.schedule import maybe_run_monthly_report
 
-        return maybe_run_monthly_report(self.sessions, self.settings, self.clock)
+        try:
+            return maybe_run_monthly_report(
+                self.sessions, self.settings, self.clock, cancelled=self.stopping.is_set
+            )
+        except ReportCancelled:  # SIGTERM while building: the next run builds it whole
+            log.info("worker=%s monthly report left for the next run", self.worker_id)
+            return None
 
     def _send(self) -> tuple[int, int]:
         from aewatch.alerts.sender import drain

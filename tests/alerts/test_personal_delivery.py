@@ -16,7 +16,7 @@ from aewatch.alerts.links import ACK, BOARD, verify
 from aewatch.alerts.outbox import enqueue
 from aewatch.alerts.render import recipient_message_id
 from aewatch.alerts.rules import ae_alerts, ingest_failure_alert
-from aewatch.alerts.sender import drain
+from aewatch.alerts.sender import check_acknowledgements, drain
 from aewatch.alerts.transports import FileTransport, TransientDeliveryError
 from aewatch.models import Alert, AlertDelivery, AuditEntry
 
@@ -48,6 +48,24 @@ def links_in(message) -> dict[str, str]:  # type: ignore[no-untyped-def]
         "ack": re.search(r"https://\S+/alerts/\d+/ack\?t=(\S+)", text).group(1),
         "board": re.search(r"https://\S+/board/enter\?t=(\S+)", text).group(1),
     }
+
+
+def test_each_recipients_reminder_replies_to_their_own_copy_of_the_alert(
+    sessions, linked, clock, trial_pk, make_facts, transport
+) -> None:
+    """Threads and personal copies together: a mail client threads by the Message-IDs it
+    holds, and each recipient holds only their own copy's."""
+    queue_sae(sessions, linked, clock, trial_pk, make_facts())
+    drain(sessions, linked, clock, worker_id="w1", transport=transport)
+    originals = {m["To"]: m["Message-ID"] for m in transport.sent}
+    clock.advance(hours=linked.alerts.ack_escalate_after_hours + 1)
+    check_acknowledgements(sessions, linked, clock)
+    drain(sessions, linked, clock, worker_id="w1", transport=transport)
+    reminders = [m for m in transport.sent if "REMINDER" in m["Subject"] and m["To"] == OFFICER]
+    assert reminders and all(m["In-Reply-To"] == originals[OFFICER] for m in reminders)
+    deputy = [m for m in transport.sent if "REMINDER" in m["Subject"] and m["To"] == DEPUTY]
+    assert deputy and all(m["In-Reply-To"] == originals[DEPUTY] for m in deputy)
+    assert originals[OFFICER] != originals[DEPUTY]
 
 
 def test_each_recipient_gets_their_own_message_with_their_own_links(

@@ -69,7 +69,7 @@ def test_one_refused_recipient_does_not_block_the_others(
     smtp_server.handler.refuse = {"dsmb.chair@example.org"}
     table = [{"rule": "g3", "evaluable_n": 10, "toxic_n": 4}]
     queue(sessions, trial_pk, clock,
-          [threshold_alert("g3", "ok", "approaching", table, [], settings, clock.now())])
+          [threshold_alert("g3", "approaching", "crossed", table, [], settings, clock.now())])
     result = drain(sessions, settings, clock, worker_id="w1")
     assert (result.sent, result.refused_recipients) == (2, 1)  # the alert and its fallback note
     threshold, note = rows(sessions)

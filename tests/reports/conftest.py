@@ -308,6 +308,7 @@ def build_small_trial(sessions: Any, settings: Any) -> SmallTrial:
                     action_taken="DRUG INTERRUPTED",
                     outcome="RECOVERING/RESOLVING",
                     aware_at=at("2026-02-10"),
+                    aware_at_supplied=True,
                 )
             ],
         )
@@ -327,6 +328,7 @@ def build_small_trial(sessions: Any, settings: Any) -> SmallTrial:
                     systemic_relation="unlikely",
                     outcome="FATAL",
                     aware_at=at("2026-02-21", 8),
+                    aware_at_supplied=False,  # no AEAWDTC: the receipt time stands in
                 )
             ],
         )

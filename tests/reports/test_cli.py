@@ -12,6 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from aewatch.commands import reports as report_commands
+from aewatch.commands import status as status_commands
 from aewatch.runtime import Runtime
 
 
@@ -29,9 +30,13 @@ def cli(
     monkeypatch.setattr(runtime, "close", lambda: None)
     monkeypatch.setattr(report_commands, "_open_runtime", lambda: runtime)
     monkeypatch.setattr(report_commands, "_settings", lambda: settings)
+    monkeypatch.setattr(report_commands, "clock_now", clock.now)
+    monkeypatch.setattr("aewatch.cli.load_settings_or_exit", lambda: settings)
+    monkeypatch.setattr("aewatch.cli.open_runtime", lambda **_: runtime)
     app = typer.Typer()
     app.callback()(lambda: None)
     report_commands.register(app)
+    status_commands.register(app)
     runner = CliRunner()
 
     def run(*args: str) -> tuple[int, str]:
@@ -111,8 +116,55 @@ def test_an_unknown_subject_exits_with_an_error(cli: Any) -> None:
     assert code == 1
 
 
-def test_report_dsmb_writes_the_html(cli: Any, tmp_path: Any) -> None:
+def test_report_dsmb_writes_both_parts(cli: Any, tmp_path: Any) -> None:
     code, out = cli("report", "dsmb", "--month", "2026-02", "--out", str(tmp_path / "r"))
     assert code == 0
-    assert (tmp_path / "r" / "dsmb-NCT06261047-2026-02.html").is_file()
+    for part in ("open", "closed"):
+        assert (tmp_path / "r" / f"dsmb-NCT06261047-2026-02-{part}.html").is_file()
     assert "tables sha256:" in out
+
+
+def test_report_dsmb_writes_only_the_part_asked_for(cli: Any, tmp_path: Any) -> None:
+    code, _ = cli("report", "dsmb", "--month", "2026-02", "--part", "open", "--out", str(tmp_path))
+    assert code == 0
+    assert (tmp_path / "dsmb-NCT06261047-2026-02-open.html").is_file()
+    assert not (tmp_path / "dsmb-NCT06261047-2026-02-closed.html").exists()
+    assert cli("report", "dsmb", "--month", "2026-02", "--part", "secret")[0] == 2
+
+
+def test_counts_take_the_clinical_cut_and_the_knowledge_time(cli: Any) -> None:
+    """The P01 ALT AE (onset 01-25) was upgraded to grade 3 on 02-20: cut at January's end
+    it counts, at grade 2 as known then and at grade 3 as known now."""
+
+    def alt(*options: str) -> dict[str, Any] | None:
+        _, out = cli("counts", "--format", "json", *options)
+        rows = json.loads(out)["counts"]
+        return next((r for r in rows if r["term"] == "Alanine aminotransferase increased"), None)
+
+    january_now = alt("--cut", "2026-01-31")
+    january_then = alt("--cut", "2026-01-31", "--as-of", "2026-02-05")
+    assert january_now is not None and january_now["patients_by_worst_grade"]["3"] == 1
+    assert january_then is not None and january_then["patients_by_worst_grade"]["2"] == 1
+    assert alt("--cut", "2026-01-20") is None  # onset after the cut: not in the period
+
+
+def test_status_states_the_cut_and_where_a_rule_crossed(cli: Any) -> None:
+    _, out = cli("status", "--format", "json", "--cut", "2026-02-28")
+    document = json.loads(out)
+    assert document["clinical_cut"] == "2026-02-28"
+    rule = next(r for r in document["rules"] if r["rule"] == "grade3-rt-related")
+    assert {"crossed_at_n", "crossed_on", "pending_n"} <= set(rule)
+
+
+def test_status_as_known_at_an_earlier_time_sees_only_what_was_recorded_then(cli: Any) -> None:
+    """By 02-10 only P01's grade 2 ALT was recorded (its upgrade to 3 came on 02-20, the
+    gastric hemorrhage on 02-11): nothing toxic then; as known now the rule crossed."""
+
+    def grade3(*options: str) -> dict[str, Any]:
+        _, out = cli("status", "--format", "json", "--cut", "2026-02-28", *options)
+        return next(r for r in json.loads(out)["rules"] if r["rule"] == "grade3-rt-related")
+
+    then = grade3("--as-of", "2026-02-10T12:00:00")
+    now = grade3()
+    assert (then["state"], then["toxic_n"]) == ("ok", 0)
+    assert (now["state"], now["crossed_at_n"], now["crossed_on"]) == ("crossed", 2, "2026-02-10")

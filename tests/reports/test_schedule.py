@@ -20,9 +20,17 @@ def monthly(settings: Any) -> Any:
 
 
 def reports_and_emails(sessions: Any) -> tuple[list[str], list[Alert]]:
+    """The months reported (one entry per month, both parts present) and the emails."""
     with sessions() as session:
-        periods = list(session.scalars(select(Report.period)))
-        emails = list(session.scalars(select(Alert).where(Alert.kind == "dsmb-report")))
+        rows = session.execute(select(Report.period, Report.kind)).all()
+        emails = list(
+            session.scalars(
+                select(Alert).where(Alert.kind == "dsmb-report").order_by(Alert.dedup_key)
+            )
+        )
+    periods = sorted({period for period, _ in rows})
+    for period in periods:
+        assert sorted(k for p, k in rows if p == period) == ["dsmb-closed", "dsmb-open"]
     return periods, emails
 
 
@@ -46,11 +54,17 @@ def test_last_months_report_is_built_and_emailed_exactly_once(
     assert maybe_run_monthly_report(sessions, monthly, clock) is None
     periods, emails = reports_and_emails(sessions)
     assert periods == ["2026-02"]
-    assert len(emails) == 1
-    email = emails[0]
-    assert email.dedup_key == "dsmb-report:NCT06261047:2026-02"
-    assert tuple(email.recipients) == monthly.alerts.dsmb
-    assert "P0" not in email.subject_line
+    closed, opened = emails
+    assert closed.dedup_key == "dsmb-report:NCT06261047:2026-02:closed"
+    assert opened.dedup_key == "dsmb-report:NCT06261047:2026-02:open"
+    # Each part to the recipients configured for it: the closed part to the DSMB only.
+    assert tuple(closed.recipients) == monthly.alerts.dsmb
+    assert tuple(opened.recipients) == monthly.alerts.dsmb_open
+    assert "sponsor.safety@example.org" not in closed.recipients
+    assert "closed part" in closed.subject_line and "open part" in opened.subject_line
+    for email in emails:
+        assert "P0" not in email.subject_line
+        assert email.payload["context"]["part"] in ("open", "closed")
 
 
 def test_a_report_built_by_hand_is_still_emailed_once(
@@ -64,7 +78,7 @@ def test_a_report_built_by_hand_is_still_emailed_once(
     clock.set(datetime(2026, 3, 6, tzinfo=UTC))
     assert maybe_run_monthly_report(sessions, monthly, clock) == "2026-02"
     assert maybe_run_monthly_report(sessions, monthly, clock) is None
-    assert len(reports_and_emails(sessions)[1]) == 1
+    assert len(reports_and_emails(sessions)[1]) == 2  # one per part
 
 
 def test_the_next_month_gets_its_own_report(sessions: Any, monthly: Any, small_trial: Any) -> None:

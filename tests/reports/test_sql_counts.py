@@ -1,5 +1,6 @@
 """`aewatch counts` aggregated in SQL gives, byte for byte, the document of the pandas
-counting (``tables``) on every option, on SQLite and PostgreSQL."""
+counting (``tables``, which the DSMB report uses) on every option and at every data cut
+(clinical day, knowledge time, both or neither), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,16 +13,22 @@ import pytest
 
 from aewatch.dbapi import DatabaseMissing, connect
 from aewatch.reports.counting import count_adverse_events
+from aewatch.reports.datacut import DataCut
 from aewatch.reports.sql_counts import counts_document
 from aewatch.reports.tables import EventFilter
 from aewatch.trials import ensure_trial
 from reports.conftest import GEN, INV, Builder, ae_version, at
 
-CUTS = (
-    None,
-    datetime(2026, 2, 28, 23, 59, 59, tzinfo=UTC),
-    datetime(2026, 2, 10, 23, 59, 59, tzinfo=UTC),
-)
+CUTS = {
+    "everything": DataCut(),
+    "february-recorded-now": DataCut(date(2026, 2, 28)),
+    "february": DataCut(date(2026, 2, 28), datetime(2026, 2, 28, 23, 59, 59, tzinfo=UTC)),
+    "january-as-known-in-february": DataCut(
+        date(2026, 1, 31), datetime(2026, 2, 5, 23, 59, 59, tzinfo=UTC)
+    ),
+    "before-upgrade": DataCut(date(2026, 2, 10), datetime(2026, 2, 10, 23, 59, 59, tzinfo=UTC)),
+    "known-only": DataCut(None, datetime(2026, 2, 10, 23, 59, 59, tzinfo=UTC)),
+}
 OPTIONS = list(
     itertools.product(
         ("term", "soc", "grade", "subject", "site"),
@@ -33,14 +40,14 @@ OPTIONS = list(
 )
 
 
-def _both(sessions: Any, db_url: str, settings: Any, as_of: datetime | None) -> list[tuple]:
+def _both(sessions: Any, db_url: str, settings: Any, cut: DataCut) -> list[tuple]:
     pairs = []
     with sessions() as session, connect(db_url) as db:
         trial_pk = ensure_trial(session, settings, at("2026-01-01")).id
         for by, min_grade, related, serious, since in OPTIONS:
             selection = EventFilter(min_grade, related, serious, since)
             reference = count_adverse_events(
-                session, trial_pk, by=by, selection=selection, as_of=as_of
+                session, trial_pk, by=by, selection=selection, cut=cut
             ).document()
             fast = counts_document(
                 db,
@@ -50,7 +57,7 @@ def _both(sessions: Any, db_url: str, settings: Any, as_of: datetime | None) -> 
                 related=related,
                 serious=serious,
                 since=since,
-                as_of=as_of,
+                cut=cut,
             )
             pairs.append(((by, min_grade, related, serious, since), reference, fast))
     return pairs
@@ -60,23 +67,24 @@ def _json(document: object) -> str:
     return json.dumps(document, indent=2, default=str, ensure_ascii=False)
 
 
-@pytest.mark.parametrize("as_of", CUTS, ids=["now", "february", "before-upgrade"])
+@pytest.mark.parametrize("cut", list(CUTS.values()), ids=list(CUTS))
 def test_sql_counts_equal_the_pandas_counts_on_every_option(
-    sessions: Any, db_url: str, settings: Any, small_trial: Any, as_of: datetime | None
+    sessions: Any, db_url: str, settings: Any, small_trial: Any, cut: DataCut
 ) -> None:
-    for options, reference, fast in _both(sessions, db_url, settings, as_of):
+    for options, reference, fast in _both(sessions, db_url, settings, cut):
         assert _json(fast) == _json(reference), options
 
 
 def _add_awkward_rows(sessions: Any, settings: Any) -> None:
     """What sites really send: no site, a lab AE stored without SOC, an uncoded term, free
-    text and blanks as relations, an ungraded record, an onset before RT."""
+    text and blanks as relations, an ungraded record, an onset before RT, a patient whose
+    data arrived weeks after enrolment."""
     with sessions() as session, session.begin():
         trial = ensure_trial(session, settings, at("2026-01-01"))
         b = Builder(session, trial.id)
         b.subject("Q01", None, "2026-01-07")  # type: ignore[arg-type]
         b.rt("Q01", 5, 8.0, "2026-01-12", "2026-01-19")
-        b.subject("Q02", "S09", "2026-01-08")
+        b.subject("Q02", "S09", "2026-01-08", created_at=at("2026-02-15"))  # recorded late
         b.rt("Q02", 3, 10.0, "2026-01-14", "2026-01-18")
         versions = [
             ae_version("Fatigue", GEN, 2, "2026-01-20", "2026-01-21", rt_relation="Yes"),
@@ -90,12 +98,16 @@ def _add_awkward_rows(sessions: Any, settings: Any) -> None:
             b.ae("Q01" if n % 2 else "Q02", f"Q-{n}", [version])
 
 
-@pytest.mark.parametrize("as_of", CUTS[:2], ids=["now", "february"])
+@pytest.mark.parametrize(
+    "cut",
+    [CUTS["everything"], CUTS["february"], CUTS["before-upgrade"]],
+    ids=["now", "february", "before-upgrade"],
+)
 def test_sql_counts_equal_the_pandas_counts_on_awkward_rows(
-    sessions: Any, db_url: str, settings: Any, small_trial: Any, as_of: datetime | None
+    sessions: Any, db_url: str, settings: Any, small_trial: Any, cut: DataCut
 ) -> None:
     _add_awkward_rows(sessions, settings)
-    for options, reference, fast in _both(sessions, db_url, settings, as_of):
+    for options, reference, fast in _both(sessions, db_url, settings, cut):
         assert _json(fast) == _json(reference), options
 
 

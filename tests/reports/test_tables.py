@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
@@ -10,17 +10,22 @@ import pytest
 
 from aewatch.reports import conduct, labs, liver, oversight, tables
 from aewatch.reports.counting import count_adverse_events
+from aewatch.reports.datacut import DataCut
 from aewatch.reports.snapshot import Snapshot, load_snapshot
 from aewatch.reports.tables import EventFilter
 
 FEB_CUT = datetime(2026, 2, 28, 23, 59, 59, tzinfo=UTC)
 BEFORE_UPGRADE = datetime(2026, 2, 10, 23, 59, 59, tzinfo=UTC)
+FEBRUARY = DataCut(clinical_day=date(2026, 2, 28), known_at=FEB_CUT)
+# January's cut as known on 02-10 (before the ALT upgrade), and as known now.
+JANUARY_THEN = DataCut(clinical_day=date(2026, 1, 31), known_at=BEFORE_UPGRADE)
+JANUARY_NOW = DataCut(clinical_day=date(2026, 1, 31))
 
 
 @pytest.fixture
 def snap(sessions: Any, small_trial: Any) -> Snapshot:
     with sessions() as session:
-        return load_snapshot(session, small_trial.trial_pk, FEB_CUT)
+        return load_snapshot(session, small_trial.trial_pk, FEBRUARY)
 
 
 @pytest.fixture
@@ -34,10 +39,10 @@ def events(snap: Snapshot, population: pd.DataFrame) -> pd.DataFrame:
 
 
 def counts(sessions: Any, trial: Any, by: str = "term", **kwargs: Any) -> dict[str, Any]:
-    as_of = kwargs.pop("as_of", None)
+    cut = kwargs.pop("cut", None)
     with sessions() as session:
         result = count_adverse_events(
-            session, trial.trial_pk, by=by, selection=EventFilter(**kwargs), as_of=as_of
+            session, trial.trial_pk, by=by, selection=EventFilter(**kwargs), cut=cut
         )
     return result.document()
 
@@ -64,7 +69,8 @@ def test_an_upgraded_ae_counts_at_its_latest_grade(sessions: Any, small_trial: A
 
 
 def test_as_of_before_the_upgrade_sees_the_earlier_grade(sessions: Any, small_trial: Any) -> None:
-    document = counts(sessions, small_trial, as_of=BEFORE_UPGRADE)
+    cut = DataCut(clinical_day=BEFORE_UPGRADE.date(), known_at=BEFORE_UPGRADE)
+    document = counts(sessions, small_trial, cut=cut)
     alt = row(document, term="Alanine aminotransferase increased")
     assert alt["patients_by_worst_grade"]["2"] == 1
     assert alt["patients_grade3plus"] == 0
@@ -210,6 +216,11 @@ def test_sae_listing_and_deaths(population: pd.DataFrame, events: pd.DataFrame) 
         "hospitalisation",
         24.0,
     )
+    # P04's site gave no awareness date: "not supplied", and no delay rather than 0 h.
+    fatal = sae.iloc[1]
+    assert fatal["awareness"] == "not supplied"
+    assert pd.isna(fatal["hours_aware_to_recorded"])
+    assert gastric["awareness"] == "site"
     death = tables.deaths(population, events).iloc[0]
     assert (death["subject_id"], death["study_day"], death["cause"]) == (
         "P04",
@@ -300,21 +311,32 @@ def test_stopping_rule_alerts_and_data_quality(snap: Snapshot) -> None:
         {"related": "rt"},
         {"related": "systemic", "serious": True},
         {"since": datetime(2026, 2, 6).date()},
-        {"as_of": BEFORE_UPGRADE},
+        {"cut": JANUARY_THEN},
+        {"cut": JANUARY_NOW},
+        {"cut": DataCut()},
     ],
-    ids=["all", "grade3", "rt", "systemic-serious", "since", "as-of"],
+    ids=[
+        "all",
+        "grade3",
+        "rt",
+        "systemic-serious",
+        "since",
+        "january-then",
+        "january-now",
+        "all-data",
+    ],
 )
 def test_the_cli_fast_path_agrees_with_the_report_tables(
     sessions: Any, small_trial: Any, by: str, selection: dict[str, Any]
 ) -> None:
     """`aewatch counts` collapses rows in SQL; the numbers must equal the snapshot path."""
     options = dict(selection)
-    as_of = options.pop("as_of", FEB_CUT)
+    cut = options.pop("cut", FEBRUARY)
     with sessions() as session:
-        snap = load_snapshot(session, small_trial.trial_pk, as_of)
+        snap = load_snapshot(session, small_trial.trial_pk, cut)
     population = tables.safety_population(snap.subjects, snap.rt_courses)
     events = tables.filter_events(
         tables.countable_events(snap.ae, population), EventFilter(**options)
     )
     expected = tables.counts_document(tables.count_by(events, by), len(population), by)
-    assert counts(sessions, small_trial, by, as_of=as_of, **options) == expected
+    assert counts(sessions, small_trial, by, cut=cut, **options) == expected

@@ -12,8 +12,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
+from aewatch.models import Report
 from aewatch.reports.dsmb import build_dsmb_report
 from support import CONFIG
 from support.web import OFFICER, send_sae
@@ -197,13 +199,18 @@ def test_the_board_rules_equal_aewatch_status_with_a_boundary_chart_each(
 def test_the_board_lists_open_alerts_with_their_clocks_and_the_latest_dsmb_report(
     small_trial, web_server, sessions, web_settings, clock, trial_pk, tmp_path
 ) -> None:
+    """The report on the board is the open part; the closed part (patient listings) is
+    the DSMB's alone and is not served, even by its id."""
     result = build_dsmb_report(
         sessions, web_settings, "2026-02", clock, Path(web_settings.reports.out_dir), pdf=False
     )
+    with sessions() as session:
+        closed_id = session.scalars(select(Report.id).where(Report.kind == "dsmb-closed")).one()
     with enter_board(web_server, sessions, web_settings, clock, trial_pk) as (browser, _):
         page = browser.get("/board").text
         report_id = re.search(r'href="/board/reports/(\d+)\.html"', page).group(1)
         report = browser.get(f"/board/reports/{report_id}.html")
+        closed = browser.get(f"/board/reports/{closed_id}.html")
         missing = browser.get("/board/reports/999.html")
     open_section = page.split('id="open-alerts"')[1].split("</section>")[0]
     assert "[SAE][NCT06261047] 011-002 Grade 4 Hepatic failure" in open_section
@@ -214,8 +221,10 @@ def test_the_board_lists_open_alerts_with_their_clocks_and_the_latest_dsmb_repor
     assert "2026-03-02 08:00 UTC (in 24 hours)" in open_section  # first reminder/escalation
     report_section = page.split('id="dsmb-report"')[1].split("</section>")[0]
     assert "<strong>2026-02</strong>" in report_section
-    assert report.status_code == 200 and report.text == result.html_path.read_text()
+    opened = result.parts["open"].html_path
+    assert report.status_code == 200 and report.text == opened.read_text()
     assert "sandbox" in report.headers["content-security-policy"]
+    assert closed.status_code == 404
     assert missing.status_code == 404
 
 

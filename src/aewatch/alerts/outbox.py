@@ -3,6 +3,11 @@
 An alert commits with the data that caused it or not at all; a dedup key that is
 already queued is skipped by the database itself (ON CONFLICT DO NOTHING), so two
 workers re-processing the same file can never queue it twice.
+
+Threads: alerts about one patient's event carry one ``thread_key``; each later alert
+names the thread's first one in In-Reply-To/References, and a reminder or escalation
+names its original, so a mail client shows the SAE, its follow-ups, the death and the
+threshold alert they caused as one conversation.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from datetime import datetime
 from hashlib import sha256
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aewatch import audit
@@ -69,6 +75,9 @@ def enqueue(
             continue
         check_context(request.context)
         payload = {"context": dict(request.context), "attachments": list(request.attachments)}
+        references = _references(session, trial_pk, request.thread, parent_pk)
+        if references:
+            payload["references"] = references
         values = {
             "trial_pk": trial_pk,
             "dedup_key": request.dedup_key,
@@ -87,6 +96,7 @@ def enqueue(
             "escalation_level": 0,
             "parent_pk": parent_pk,
             "report_due_at": request.report_due_at,
+            "thread_key": request.thread,
         }
         statement = (
             _insert(session)
@@ -110,3 +120,25 @@ def enqueue(
             config_hash=config_hash,
         )
     return new
+
+
+def _references(
+    session: Session, trial_pk: int, thread: str | None, parent_pk: int | None
+) -> list[str]:
+    """Message-IDs this alert replies to: its original's thread and the original itself,
+    or the first alert of its event thread."""
+    if parent_pk is not None:
+        parent = session.get(Alert, parent_pk)
+        if parent is not None:
+            earlier = list((parent.payload or {}).get("references", []))
+            return [*earlier, parent.message_id]
+    if thread:
+        root = session.scalars(
+            select(Alert.message_id)
+            .where(Alert.trial_pk == trial_pk, Alert.thread_key == thread)
+            .order_by(Alert.id)
+            .limit(1)
+        ).first()
+        if root is not None:
+            return [root]
+    return []

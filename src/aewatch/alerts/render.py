@@ -43,6 +43,7 @@ class OutgoingAlert:
     root_id: int | None = None
     context: Mapping[str, Any] = field(default_factory=dict)
     attachments: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()  # Message-IDs of the thread, oldest first
 
     @classmethod
     def from_row(cls, row: Any, trial_id: str, root_id: int | None = None) -> OutgoingAlert:
@@ -61,6 +62,7 @@ class OutgoingAlert:
             root_id=root_id if root_id is not None else (row.parent_pk or row.id),
             context=payload.get("context", {}),
             attachments=tuple(payload.get("attachments", ())),
+            references=tuple(payload.get("references", ())),
         )
 
 
@@ -88,6 +90,13 @@ def _due_in(context: Any, value: str | datetime) -> str:
     return f"in {amount}" if hours >= 0 else f"overdue by {amount}"
 
 
+def _number(value: Any) -> str:
+    """260.0 → "260", 6.5 → "6.5"; empty for a missing value."""
+    if value is None or value == "":
+        return ""
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -100,6 +109,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["when"] = _when
     env.filters["due_in"] = _due_in
+    env.filters["num"] = _number
     env.globals["part_for"] = part_for
     return env
 
@@ -163,6 +173,12 @@ def render_message(
     message["Date"] = format_datetime(now.astimezone(UTC))
     message["Message-ID"] = (recipient_message_id(alert.message_id, recipient) if recipient
                              else alert.message_id)
+    if alert.references:  # RFC 5322 §3.6.4: one conversation per patient's event
+        # A recipient's own copy replies to their own copies of the earlier alerts.
+        references = [recipient_message_id(r, recipient) if recipient else r
+                      for r in alert.references]
+        message["In-Reply-To"] = references[-1]
+        message["References"] = " ".join(references)
     message["X-Aewatch-Alert"] = alert.dedup_key
     message["Auto-Submitted"] = "auto-generated"
     if alert.priority <= 1:

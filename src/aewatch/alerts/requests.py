@@ -29,6 +29,9 @@ class AlertRequest:
     requires_ack: bool = False
     report_due_at: datetime | None = None
     attachments: tuple[str, ...] = ()
+    # Alerts about one patient's event share an email thread (aewatch.alerts.rules
+    # ``event_thread``): its first alert's Message-ID threads the later ones.
+    thread: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -35,6 +35,12 @@ def recipients_for(primary: Sequence[str], settings: Settings) -> tuple[str, ...
     return chosen or (settings.alerts.from_address,)
 
 
+def event_thread(trial_id: str, subject_id: str, ae_key: str) -> str:
+    """The email thread of one patient's event: its SAE, follow-ups, death and the
+    threshold alert it caused all carry this key."""
+    return f"event:{trial_id}:{subject_id}:{ae_key}"[:200]
+
+
 # -- adverse events -------------------------------------------------------------------------
 
 
@@ -70,6 +76,7 @@ def ae_alerts(
             context=ae_context(current, clock, settings, reasons),
             requires_ack=True,
             report_due_at=clock.first_due,
+            thread=event_thread(current.trial_id, current.subject_id, current.ae_key),
         )
     ]
 
@@ -132,6 +139,11 @@ class DerivedEvent:
     study_day: int | None
     evidence: str  # machine-written, e.g. "ALT 5.1 x ULN and bilirubin 2.3 x ULN, days 40-42"
     site_reported: bool = False
+    # The numbers behind it (aewatch.alerts.evidence.lab_values): per test value, ULN,
+    # × ULN, baseline, × baseline and study day; then the other findings.
+    values: tuple[Mapping[str, Any], ...] = ()
+    findings: tuple[Mapping[str, str], ...] = ()
+    ae_key: str | None = None  # the derived AE, for the event's email thread
 
 
 LIVER_KINDS = {
@@ -178,8 +190,15 @@ def derived_event_alerts(
                     "grade": event.grade,
                     "study_day": event.study_day,
                     "evidence": redact_dates(one_line(event.evidence, 1000)),
+                    "values": [_scalars(v) for v in event.values],
+                    "findings": [_scalars(f) for f in event.findings],
                     "detected_at": now.isoformat(),
                 },
+                thread=(
+                    event_thread(event.trial_id, event.subject_id, event.ae_key)
+                    if event.ae_key
+                    else None
+                ),
             )
         )
     return requests
@@ -196,32 +215,71 @@ def threshold_alert(
     counting_subjects: list[str],
     settings: Settings,
     now: datetime,
+    *,
+    previous_n: int | None = None,
+    thread: str | None = None,
 ) -> AlertRequest | None:
-    """A stopping-rule status change; ``None`` when nothing changed worth telling."""
-    if state == previous_state or (state == "ok" and previous_state in (None, "ok")):
-        return None
+    """A stopping-rule status change worth telling; ``None`` otherwise.
+
+    A crossing (and its retraction) goes to the ``threshold`` list: the safety officer
+    and the DSMB chair. "Approaching" and its return to "ok" go to the safety officer
+    only (``approaching``), and not before ``approaching_min_evaluable`` evaluable
+    patients: a rule still approaching when that many are evaluable is told then.
+    ``previous_n`` is the evaluable count of the last recorded status.
+    """
     row = _rule_row(rule_name, status_table)
     evaluable = row.get("evaluable_n", row.get("evaluable", "?"))
+    if not _worth_telling(previous_state, previous_n, state, evaluable, settings):
+        return None
     trial = settings.trial.id
+    crossing = state == "crossed" or previous_state == "crossed"
+    recipients = settings.alerts.threshold if crossing else settings.alerts.approaching
     return AlertRequest(
         kind="threshold",
         dedup_key=f"threshold:{trial}:{rule_name}:{state}:n{evaluable}",
         priority=PRIORITY_THRESHOLD,
         subject_id=None,
-        recipients=recipients_for(settings.alerts.threshold, settings),
+        recipients=recipients_for(recipients or settings.alerts.sae, settings),
         context={
             "trial_id": trial,
             "rule_name": rule_name,
             "previous_state": previous_state or "none",
             "state": state,
             "evaluable_n": evaluable,
+            "headline": _headline(row),
+            "crossed_at_n": row.get("crossed_at_n"),
+            "crossed_on": row.get("crossed_on"),
             "columns": list(status_table[0].keys()) if status_table else [],
             "rows": [_scalars(r) for r in status_table],
             "counting_subjects": sorted(str(s) for s in counting_subjects),
             "evaluated_at": now.isoformat(),
         },
         requires_ack=state == "crossed",
+        thread=thread,
     )
+
+
+def _worth_telling(
+    previous: str | None, previous_n: int | None, state: str, n: Any, settings: Settings
+) -> bool:
+    minimum = settings.alerts.approaching_min_evaluable
+    enough = not isinstance(n, int) or n >= minimum
+    was_told = previous != "approaching" or previous_n is None or previous_n >= minimum
+    if state == "approaching" and previous != "crossed":  # a retraction is always told
+        return enough and (previous != "approaching" or not was_told)
+    if state == previous or (state == "ok" and previous in (None, "ok")):
+        return False
+    return not (state == "ok" and previous == "approaching" and not was_told)
+
+
+def _headline(row: Mapping[str, Any]) -> str:
+    """The rule's line, e.g. "crossed at the 2nd evaluable patient on 2026-02-10 …; now 3
+    of 14"."""
+    from aewatch.safety.evaluation import crossing_text
+
+    if "toxic_n" not in row or "evaluable_n" not in row:
+        return ""
+    return crossing_text(dict(row))
 
 
 def _rule_row(rule_name: str, table: list[dict[str, Any]]) -> dict[str, Any]:
@@ -334,19 +392,31 @@ def site_silence_alerts(
 
 
 def dsmb_report_alert(
-    period: str, attachments: Sequence[str], summary: Mapping[str, Any], settings: Settings
+    period: str,
+    attachments: Sequence[str],
+    summary: Mapping[str, Any],
+    settings: Settings,
+    part: str = "closed",
 ) -> AlertRequest:
-    """The monthly DSMB report, once per period; the PDF travels as an attachment."""
+    """One part of the monthly DSMB report, once per period; the PDF is attached. The
+    closed part (patient listings) goes to the DSMB (``dsmb``), the open part
+    (aggregates) to ``dsmb_open`` (empty: the DSMB)."""
+    if part not in ("open", "closed"):
+        raise ValueError(f"part must be open or closed, got {part!r}")
     trial = settings.trial.id
+    recipients = settings.alerts.dsmb
+    if part == "open":
+        recipients = settings.alerts.dsmb_open or settings.alerts.dsmb
     return AlertRequest(
         kind="dsmb-report",
-        dedup_key=f"dsmb-report:{trial}:{period}",
+        dedup_key=f"dsmb-report:{trial}:{period}:{part}",
         priority=PRIORITY_OTHER,
         subject_id=None,
-        recipients=recipients_for(settings.alerts.dsmb, settings),
+        recipients=recipients_for(recipients, settings),
         context={
             "trial_id": trial,
             "period": period,
+            "part": part,
             "summary": [{"label": str(k), "value": _scalars({"v": v})["v"]}
                         for k, v in summary.items()],
             "attachment_names": [Path(a).name for a in attachments],

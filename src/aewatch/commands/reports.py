@@ -4,6 +4,10 @@ Thin on purpose: parse options, call ``aewatch.reports``, print. pandas, SQLAlch
 the models are imported inside the commands, so `aewatch --help` and every other
 command start fast. `counts` imports neither: the database aggregates
 (``reports.sql_counts``) and the driver is used directly (``aewatch.dbapi``).
+
+Every command takes the same data cut (aewatch.reports.datacut): ``--cut DATE`` keeps
+events dated on or before DATE (default: today), ``--as-of`` what was recorded by then
+(default: everything); `report dsmb` cuts at the month's end.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ import typer
 
 BY_CHOICES = ("term", "soc", "grade", "subject", "site")
 RELATED_CHOICES = ("rt", "systemic", "any")
+PART_CHOICES = ("open", "closed", "both")
+CUT_HELP = "clinical cut: events dated on or before DATE (default: today)"
+AS_OF_HELP = "knowledge: data as recorded by DATE (end of day) or TIME, UTC (default: now)"
 
 
 def register(app: typer.Typer) -> None:
@@ -32,12 +39,15 @@ def counts(
     related: str | None = typer.Option(None, "--related", help="rt | systemic | any"),
     serious: bool = typer.Option(False, "--serious", help="SAEs only"),
     since: str | None = typer.Option(None, "--since", help="onset on or after DATE"),
-    as_of: str | None = typer.Option(None, "--as-of", help="data as recorded by DATE (UTC)"),
+    cut: str | None = typer.Option(None, "--cut", help=CUT_HELP),
+    as_of: str | None = typer.Option(None, "--as-of", help=AS_OF_HELP),
     fmt: str = typer.Option("table", "--format", help="table | csv | json"),
 ) -> None:
-    """Toxicity counts over the safety population: patients at worst grade, and events.
+    """Toxicity counts over the safety population: patients at worst grade, and events,
+    at the data cut (the same numbers as the DSMB report for that cut).
 
-    Example: aewatch counts --by term --min-grade 3 --related rt --format json
+    Example: aewatch counts --by term --min-grade 3 --related rt --format json;
+    aewatch counts --cut 2026-10-31 --as-of 2026-11-05T06:00
     """
     _check_choice("--by", by, BY_CHOICES)
     if related is not None:
@@ -47,7 +57,7 @@ def counts(
     from aewatch.reports.sql_counts import counts_document
 
     since_day = _parse_day(since, "--since")
-    cut = parse_as_of(as_of)
+    chosen = data_cut(cut, as_of, clock_now())
     settings = _settings()
     with connect(settings.database_url) as db:
         document = counts_document(
@@ -58,34 +68,37 @@ def counts(
             related=related,
             serious=serious,
             since=since_day,
-            as_of=cut,
+            cut=chosen,
             safety_population=settings.trial.safety_population,
         )
     rows = [_flat_row(row) for row in document["counts"]]  # type: ignore[attr-defined]
     population_n = document["safety_population"]
-    title = f"Safety population: {population_n} patients (by patient at worst grade)"
+    title = (
+        f"Safety population: {population_n} patients (by patient at worst grade). "
+        f"{chosen.describe()}"
+    )
     _emit(rows, fmt, title=title, json_document=document)
 
 
 def subject(
     subject_id: str = typer.Argument(..., help="the trial subject ID"),
-    as_of: str | None = typer.Option(None, "--as-of", help="data as recorded by DATE (UTC)"),
+    cut: str | None = typer.Option(None, "--cut", help=CUT_HELP),
+    as_of: str | None = typer.Option(None, "--as-of", help=AS_OF_HELP),
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ) -> None:
-    """One patient's timeline: RT courses and their fractions, systemic therapy, AEs with
-    grade history, lab grades, alerts.
+    """One patient's timeline at the data cut: RT courses and their fractions, systemic
+    therapy, AEs with grade history, lab grades, disposition events, alerts.
 
-    Example: aewatch subject 01-701-1015
+    Example: aewatch subject 01-701-1015 --cut 2026-10-31
     """
     _check_choice("--format", fmt, ("table", "json"))
     from aewatch.reports.timeline import subject_timeline
 
     runtime = _open_runtime()
     try:
+        chosen = data_cut(cut, as_of, runtime.clock.now())
         with runtime.sessions() as session:
-            found = subject_timeline(
-                session, runtime.trial_pk(session), subject_id, parse_as_of(as_of)
-            )
+            found = subject_timeline(session, runtime.trial_pk(session), subject_id, chosen)
     finally:
         runtime.close()
     if found is None:
@@ -97,6 +110,7 @@ def subject(
         "systemic_therapy": found.systemic_therapy,
         "adverse_events": found.adverse_events,
         "labs": found.labs,
+        "dispositions": found.dispositions,
         "alerts": found.alerts,
     }
     if fmt == "json":
@@ -109,41 +123,82 @@ def subject(
 
 def report_dsmb(
     month: str = typer.Option(..., "--month", help="YYYY-MM: the month whose end is the cut"),
+    part: str = typer.Option(
+        "both", "--part", help="open (aggregates, no subject IDs) | closed (listings) | both"
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="knowledge time to replay (default: now, stated in the report)"
+    ),
     out: str | None = typer.Option(None, "--out", help="output folder (default reports.out_dir)"),
     pdf: bool = typer.Option(False, "--pdf", help="also write the PDF (WeasyPrint)"),
-    email: bool = typer.Option(False, "--email", help="queue the report to the DSMB list"),
+    email: bool = typer.Option(
+        False, "--email", help="queue each part to its recipients (alerts.dsmb_open, alerts.dsmb)"
+    ),
 ) -> None:
     """Build the DSMB monthly safety report (HTML, optionally PDF) for one month.
 
-    Example: aewatch report dsmb --month 2026-02 --pdf
+    Clinical cut: the month's last day; knowledge: everything recorded now (or --as-of,
+    e.g. the generation time a report states, to reproduce it).
+
+    Example: aewatch report dsmb --month 2026-02 --part open --pdf
     """
     from pathlib import Path
 
     from aewatch.reports.dsmb import build_dsmb_report, parse_month
     from aewatch.reports.schedule import queue_report_email
 
+    _check_choice("--part", part, PART_CHOICES)
     try:
         parse_month(month)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--month") from exc
+    parts = ("open", "closed") if part == "both" else (part,)
     runtime = _open_runtime()
     try:
         out_dir = Path(out or runtime.settings.reports.out_dir)
         result = build_dsmb_report(
-            runtime.sessions, runtime.settings, month, runtime.clock, out_dir, pdf or email
+            runtime.sessions,
+            runtime.settings,
+            month,
+            runtime.clock,
+            out_dir,
+            pdf or email,
+            parts=parts,
+            as_of=parse_as_of(as_of),
         )
         if email:
             queued = queue_report_email(
                 runtime.sessions, runtime.settings, month, result, runtime.clock
             )
-            typer.echo("email queued" if queued else "email already queued for this month")
+            for name in parts:
+                typer.echo(
+                    f"{name} part: email queued"
+                    if name in queued
+                    else f"{name} part: email already queued for this month"
+                )
     finally:
         runtime.close()
-    typer.echo(f"HTML: {result.html_path}")
-    if result.pdf_path:
-        typer.echo(f"PDF:  {result.pdf_path}")
+    for name, files in result.parts.items():
+        typer.echo(f"{name} HTML: {files.html_path}")
+        if files.pdf_path:
+            typer.echo(f"{name} PDF:  {files.pdf_path}")
     typer.echo(f"tables sha256: {result.tables_sha256}")
     typer.echo(result.summary_text)
+
+
+def clock_now() -> datetime:
+    """Now, for the default cut of the commands that open no runtime (`counts`, `status`)."""
+    from aewatch.clock import SystemClock
+
+    return SystemClock().now()
+
+
+def data_cut(cut: str | None, as_of: str | None, now: datetime) -> Any:
+    """``--cut`` and ``--as-of`` as one DataCut (aewatch.reports.datacut): the clinical
+    day (default: the day of ``--as-of``, else today) and the knowledge time."""
+    from aewatch.reports.datacut import DataCut
+
+    return DataCut.at(_parse_day(cut, "--cut"), parse_as_of(as_of), now)
 
 
 def parse_as_of(value: str | None) -> datetime | None:

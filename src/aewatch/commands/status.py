@@ -17,16 +17,26 @@ def register(app: typer.Typer) -> None:
             int | None,
             typer.Option("--what-if", help="Would this many more toxic patients cross a rule?"),
         ] = None,
+        cut: Annotated[
+            str | None,
+            typer.Option("--cut", help="clinical cut: events dated on or before DATE"),
+        ] = None,
+        as_of: Annotated[
+            str | None,
+            typer.Option("--as-of", help="knowledge: data as recorded by DATE or TIME (UTC)"),
+        ] = None,
         fmt: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
     ) -> None:
-        """Each stopping rule now: state (ok / approaching / crossed), evaluable patients,
-        patients with a qualifying toxicity, the boundary at this number, how many more
-        toxicities are allowed (cushion), and when the state last changed.
+        """Each stopping rule at the data cut: state (ok / approaching / crossed), evaluable
+        patients, patients with a qualifying toxicity, the boundary at this number, how
+        many more toxicities are allowed (cushion), where a crossed rule crossed
+        (crossed_at_n, crossed_on: the day that patient became evaluable), and when the
+        state last changed. Default cut: today, everything recorded.
 
-        Example: aewatch status --what-if 2
+        Example: aewatch status --what-if 2;  aewatch status --cut 2026-10-31
         """
         from aewatch.cli import load_settings_or_exit
-        from aewatch.clock import SystemClock
+        from aewatch.commands import reports
         from aewatch.output import emit
         from aewatch.safety.rules import check_boundaries
 
@@ -36,7 +46,9 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)
             raise typer.Exit(2) from exc
-        rows = current_status(SimpleNamespace(settings=settings, clock=SystemClock()), what_if)
+        clock = SimpleNamespace(now=reports.clock_now)
+        chosen = reports.data_cut(cut, as_of, clock.now())
+        rows = current_status(SimpleNamespace(settings=settings, clock=clock), what_if, chosen)
         columns = [
             "rule",
             "state",
@@ -44,6 +56,9 @@ def register(app: typer.Typer) -> None:
             "toxic_n",
             "stop_at",
             "cushion",
+            "crossed_at_n",
+            "crossed_on",
+            "pending_n",
             "last_change",
             "toxic_subjects",
         ]
@@ -51,9 +66,14 @@ def register(app: typer.Typer) -> None:
             columns.append("what_if")
         if fmt == "table":
             rows_out = [{**r, "toxic_subjects": ", ".join(r["toxic_subjects"])} for r in rows]
-            emit(rows_out, columns, fmt="table", title="stopping rules")
+            emit(rows_out, columns, fmt="table", title=f"stopping rules. {chosen.describe()}")
         else:
-            emit(rows, columns, fmt=fmt, json_document={"rules": rows})
+            document = {
+                "clinical_cut": chosen.clinical_day.isoformat() if chosen.clinical_day else None,
+                "known_at": chosen.known_at.isoformat() if chosen.known_at else None,
+                "rules": rows,
+            }
+            emit(rows, columns, fmt=fmt, json_document=document)
 
     @app.command()
     def rules(
@@ -116,47 +136,68 @@ def rule_document(rule: Any) -> dict[str, Any]:
     }
 
 
-def current_status(runtime: Any, what_if: int | None = None) -> list[dict[str, Any]]:
-    """Evaluate each rule on the data as it stands (read-only) and add its last change.
+def current_status(
+    runtime: Any, what_if: int | None = None, cut: Any = None
+) -> list[dict[str, Any]]:
+    """Evaluate each rule at the data cut (read-only; default: today, everything
+    recorded) on the same inputs as the ingest and the DSMB report, with its last change.
 
     ``runtime`` needs ``settings`` and ``clock``: the data is read through the DB-API
     driver (``store.status_reads``) and evaluated without pandas, so the command starts
     fast.
     """
+    return status_rows(evaluate_statuses(runtime, cut), what_if)
+
+
+def evaluate_statuses(runtime: Any, cut: Any = None) -> list[tuple[Any, str | None]]:
+    """Each configured rule's ``RuleStatus`` at the cut, and when its stored state last
+    changed (as known at the cut's knowledge time)."""
     from aewatch.dbapi import connect
+    from aewatch.reports.datacut import DataCut
     from aewatch.safety.evaluation import evaluate_rows
-    from aewatch.safety.evaluation import what_if as would_cross
     from aewatch.store import status_reads
 
     settings = runtime.settings
     now = runtime.clock.now()
+    cut = cut or DataCut.at(None, None, now)
+    known_at = cut.known_at
     rules = settings.stopping_rules
     site_reported = [rule.min_grade for rule in rules if rule.site_reported]
     with connect(settings.database_url) as db:
         trial = status_reads.trial_pk(db, settings.trial.id)
-        patients = status_reads.load_patients(db, trial) if trial is not None else []
+        patients = status_reads.load_patients(db, trial, known_at) if trial is not None else []
         events = (
-            status_reads.load_events(db, trial, min(site_reported, default=6))
+            status_reads.load_events(db, trial, min(site_reported, default=6), known_at)
             if trial is not None
             else []
         )
-        history = status_reads.load_history(db, trial) if trial is not None else []
-    rows = []
+        history = status_reads.load_history(db, trial, known_at) if trial is not None else []
+    evaluated = []
     for rule in rules:
-        onsets = [(e["subject_id"], e["onset"]) for e in events if rule.matches_event(e)]
-        state = evaluate_rows(rule, patients, onsets, now)
+        onsets = [
+            (e["subject_id"], e["onset"], e["ae_key"]) for e in events if rule.matches_event(e)
+        ]
+        state = evaluate_rows(rule, patients, onsets, cut.clinical_end or now)
         changes = [h for h in history if h[0] == rule.name and h[1] != h[2]]
+        evaluated.append((state, _iso(changes[-1][3]) if changes else None))
+    return evaluated
+
+
+def status_rows(
+    evaluated: list[tuple[Any, str | None]], what_if: int | None = None
+) -> list[dict[str, Any]]:
+    """The rows `aewatch status` prints (``status_row`` plus the last change and the
+    toxic and pending subjects)."""
+    from aewatch.safety.evaluation import status_row
+    from aewatch.safety.evaluation import what_if as would_cross
+
+    rows = []
+    for state, last_change in evaluated:
         row: dict[str, Any] = {
-            "rule": rule.name,
-            "state": state.state,
-            "evaluable_n": state.evaluable_n,
-            "toxic_n": state.toxic_n,
-            "stop_at": state.stop_at,
-            "cushion": state.cushion,
-            "last_change": _iso(changes[-1][3]) if changes else None,
+            **status_row(state),
+            "last_change": last_change,
             "toxic_subjects": list(state.toxic_subjects),
             "pending_subjects": list(state.pending_subjects),
-            "crossed_at_n": state.crossed_at_n,
         }
         if what_if is not None:
             row["what_if"] = (

@@ -47,8 +47,8 @@ def to_domain_tables(
         domain = _domain_from_name(table.name, source, file_name)
         if domain is None:
             raise UnreadableFile(
-                f"cannot tell which SDTM domain '{table.name}' holds: add a DOMAIN column, "
-                "name the file or sheet after it (dm, ae, lb, ex) or set `domain` for its source"
+                f"cannot tell which SDTM domain '{table.name}' holds: add a DOMAIN column, name "
+                "the file or sheet after it (dm, ae, lb, ex, ds) or set `domain` for its source"
             )
         out.append(DomainTable(domain, frame, table.problems))
     return out

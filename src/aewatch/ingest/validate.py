@@ -15,13 +15,23 @@ import pandas as pd
 
 from aewatch.ingest.dates import parse_iso_dates
 from aewatch.ingest.numbers import INT32_MAX, not_whole, read_grades, read_numbers, whole_numbers
-from aewatch.ingest.vocab import OLIGOPROGRESSION, OUTCOMES, RELATIONSHIP, UNITS, YES_NO
+from aewatch.ingest.vocab import (
+    DISPOSITION_CATEGORIES,
+    DISPOSITION_EVENT,
+    DISPOSITIONS,
+    OLIGOPROGRESSION,
+    OUTCOMES,
+    RELATIONSHIP,
+    UNITS,
+    YES_NO,
+)
 
 REQUIRED: dict[str, tuple[str, ...]] = {
     "DM": ("USUBJID",),
     "AE": ("USUBJID", "AETERM"),
     "LB": ("USUBJID", "LBTESTCD", "LBDTC"),
     "EX": ("USUBJID", "EXSTDTC"),
+    "DS": ("USUBJID", "DSDECOD", "DSSTDTC"),
 }
 SERIOUS_FLAGS = ("AESDTH", "AESLIFE", "AESHOSP", "AESDISAB", "AESCONG", "AESMIE")
 # Longest value the database column behind each variable holds (models.py): a longer one
@@ -32,6 +42,8 @@ MAX_LENGTH: dict[str, dict[str, int]] = {
     "AE": {"AESPID": 64, "AEDECOD": 200, "AEBODSYS": 200, "AEACN": 64},
     "LB": {"LBTESTCD": 16, "LBTEST": 120, "LBSTRESU": 32, "LBDTC": 32},
     "EX": {"EXSPID": 120, "EXLNKID": 120, "EXTRT": 120, "EXLOC": 120},
+    # The record's key (DSCAT|DSDECOD|EPOCH) fits in 200; the decoded term in 200.
+    "DS": {"DSCAT": 64, "DSDECOD": 100, "EPOCH": 32},
 }
 # DM dates and the variables that give them, first found wins (RFSTDTC is enrolment,
 # else consent, else first treatment; the baseline reference is first treatment).
@@ -42,6 +54,8 @@ DM_DATES: dict[str, tuple[str, ...]] = {
     "died_on": ("DTHDTC",),
     "withdrawn_on": ("WITHDTC",),
 }
+# The typed column that identifies a record of each domain across exports (DM: the subject).
+RECORD_KEY_COLUMNS = {"AE": "ae_key", "LB": "lab_key", "EX": "record_key", "DS": "event_key"}
 SEVERITIES = {"MILD", "MODERATE", "SEVERE"}
 SEXES = {"M", "F", "U", "UNDIFFERENTIATED"}
 
@@ -266,7 +280,7 @@ def check_table(domain: str, frame: pd.DataFrame, accepted_studies: tuple[str, .
     )
     checker.lengths(MAX_LENGTH[domain])
     _reject_duplicate_rows(checker)
-    typed = {"DM": _dm, "AE": _ae, "LB": _lb, "EX": _ex}[domain](checker)
+    typed = {"DM": _dm, "AE": _ae, "LB": _lb, "EX": _ex, "DS": _ds}[domain](checker)
     typed["ROW"] = frame["ROW"].to_numpy()
     typed["USUBJID"] = checker.col("USUBJID").to_numpy()
     typed["STUDYID"] = checker.col("STUDYID").to_numpy()
@@ -275,7 +289,7 @@ def check_table(domain: str, frame: pd.DataFrame, accepted_studies: tuple[str, .
 
 def record_keys(domain: str, typed: pd.DataFrame) -> pd.Series:
     """Each row's record identity within its subject ("" where it has none)."""
-    column = {"AE": "ae_key", "LB": "lab_key", "EX": "record_key"}.get(domain)
+    column = RECORD_KEY_COLUMNS.get(domain)
     if column is None:
         return pd.Series("DM", index=typed.index, dtype="object")
     keys = typed[column].astype("object").fillna("")
@@ -590,6 +604,48 @@ def _ex_record_keys(c: _Checker) -> pd.Series:
     if long.any():
         key = key.where(~long, key[long].map(lambda k: "sha256:" + sha256(k.encode()).hexdigest()))
     return key
+
+
+def _ds(c: _Checker) -> pd.DataFrame:
+    """Disposition events and milestones. Identity: category, decoded term (and epoch),
+    not DSSEQ (renumbered with every export) nor DSSPID (sponsors use it to link the AE
+    that led to discontinuation): a subject dies, progresses or withdraws once."""
+    start = c.date("DSSTDTC", "event date DSSTDTC")
+    category = c.col("DSCAT").str.strip().str.upper()
+    decoded = c.col("DSDECOD").str.strip().str.upper()
+    is_event = category.isin(["", DISPOSITION_EVENT])
+    disposition = decoded.map(DISPOSITIONS)
+    disposition = disposition.where(~is_event, disposition.fillna("other"))
+    disposition = disposition.where(is_event, category.map(DISPOSITION_CATEGORIES))
+    disposition = disposition.fillna("other event")
+    c.reject(
+        is_event & (decoded != "") & ~decoded.isin(list(DISPOSITIONS)),
+        "DSDECOD",
+        "DSDECOD '{v}' is not a recognised disposition term: kept as 'other'; use a CDISC "
+        "NCOMPLT term (e.g. DEATH, PROGRESSIVE DISEASE, LOST TO FOLLOW-UP, WITHDRAWAL BY "
+        "SUBJECT) or SECOND-LINE THERAPY",
+        kind="query",
+    )
+    key = category.where(category != "", DISPOSITION_EVENT) + "|" + decoded
+    if c.has("EPOCH"):
+        epoch = c.col("EPOCH").str.strip().str.upper()
+        key = key.where(epoch == "", key + "|" + epoch)
+    dup = pd.DataFrame({"s": c.col("USUBJID"), "k": key}).duplicated(keep="first") & ~c.bad
+    c.reject(
+        dup,
+        "DSDECOD",
+        "disposition '{v}' appears twice for this subject in this file: keep one record",
+    )
+    return pd.DataFrame(
+        {
+            "event_key": key,
+            "category": category.replace("", DISPOSITION_EVENT),
+            "decoded_term": decoded,
+            "disposition": disposition,
+            "start_on": start["date"],
+            "start_precision": start["precision"],
+        }
+    )
 
 
 def _canonical_dtc(text: pd.Series) -> pd.Series:

@@ -108,13 +108,63 @@ UNITS: dict[str, str] = {
     "%": "%",
 }
 
+# SDTM DS: the decoded term (DSDECOD) of a disposition event → what it means for the
+# trial. CDISC codelist NCOMPLT ("Completion/Reason for Non-Completion") plus the events
+# this trial follows (progression, start of second-line systemic therapy) and Chinese CRF
+# wording. A disposition event with a term not listed is kept as "other" with a data
+# query; protocol milestones and other events (DSCAT) are kept as such.
+DISPOSITION_EVENT = "DISPOSITION EVENT"
+DISPOSITION_CATEGORIES = {
+    "PROTOCOL MILESTONE": "milestone",
+    "OTHER EVENT": "other event",
+}
+DISPOSITIONS: dict[str, str] = {
+    "DEATH": "death",
+    "DIED": "death",
+    "死亡": "death",
+    "PROGRESSIVE DISEASE": "progression",
+    "DISEASE PROGRESSION": "progression",
+    "PROGRESSION": "progression",
+    "RADIOLOGICAL PROGRESSION": "progression",
+    "CLINICAL PROGRESSION": "progression",
+    "疾病进展": "progression",
+    "SECOND-LINE THERAPY": "second-line therapy",
+    "SECOND LINE THERAPY": "second-line therapy",
+    "SECOND-LINE SYSTEMIC THERAPY": "second-line therapy",
+    "STARTED SECOND-LINE THERAPY": "second-line therapy",
+    "SLST": "second-line therapy",
+    "二线治疗": "second-line therapy",
+    "LOST TO FOLLOW-UP": "lost to follow-up",
+    "LOST TO FOLLOW UP": "lost to follow-up",
+    "失访": "lost to follow-up",
+    "WITHDRAWAL BY SUBJECT": "withdrawal",
+    "WITHDRAWAL OF CONSENT": "withdrawal",
+    "CONSENT WITHDRAWN": "withdrawal",
+    "WITHDRAWAL BY PARENT/GUARDIAN": "withdrawal",
+    "撤回知情同意": "withdrawal",
+    "ADVERSE EVENT": "adverse event",
+    "COMPLETED": "completed",
+    "PROTOCOL COMPLETED": "completed",
+    "SCREEN FAILURE": "screen failure",
+    "PHYSICIAN DECISION": "physician decision",
+    "LACK OF EFFICACY": "lack of efficacy",
+    "PROTOCOL VIOLATION": "protocol deviation",
+    "PROTOCOL DEVIATION": "protocol deviation",
+    "NON-COMPLIANCE WITH STUDY DRUG": "protocol deviation",
+    "STUDY TERMINATED BY SPONSOR": "study terminated",
+    "SITE TERMINATED BY SPONSOR": "study terminated",
+    "PREGNANCY": "other",
+    "OTHER": "other",
+}
+
 # SDTM domain names aewatch reads, and file-name stems that imply them.
-DOMAINS = ("DM", "AE", "LB", "EX")
+DOMAINS = ("DM", "AE", "LB", "EX", "DS")
 FILE_STEMS: dict[str, str] = {
     "dm": "DM",
     "ae": "AE",
     "lb": "LB",
     "ex": "EX",
+    "ds": "DS",
     "lbch": "LB",
     "lbhe": "LB",
     "lbur": "LB",
@@ -126,4 +176,5 @@ FILE_STEMS: dict[str, str] = {
     "exposure": "EX",
     "radiotherapy": "EX",
     "rt": "EX",
+    "disposition": "DS",
 }

@@ -24,7 +24,7 @@ from aewatch.store.events import deviating_courses, previous_version, versions_w
 def queue_alerts(ctx: FileContext, so_far: Touched) -> Touched:
     requests = [
         *held_event_alerts(ctx, so_far.held_events),
-        *derived_event_alerts(ctx, so_far.derived_versions),
+        *derived_event_alerts(ctx, so_far.derived_versions, baseline_values(so_far)),
         *ae_version_alerts(ctx, so_far.ae_versions),
         *deviation_alerts(ctx, so_far.courses),
         *so_far.rule_alerts,
@@ -70,10 +70,30 @@ def held_event_alerts(ctx: FileContext, held: list[pd.DataFrame]) -> list[AlertR
     return requests
 
 
-def derived_event_alerts(ctx: FileContext, version_ids: list[int]) -> list[AlertRequest]:
-    """Alerts for derived AEs: liver syndromes always, lab-derived grades when unreported."""
+def baseline_values(so_far: Touched) -> dict[tuple[str, str], float]:
+    """(subject, test code) → the baseline value the grade stage used, for "× baseline"."""
+    if so_far.graded is None or so_far.graded.labs.empty:
+        return {}
+    labs = so_far.graded.labs
+    base = labs[labs["is_baseline"] & labs["LBSTRESN"].notna()]
+    values = pd.to_numeric(base["LBSTRESN"], errors="coerce")
+    return {
+        (str(s), str(t)): float(v)
+        for s, t, v in zip(base["USUBJID"], base["LBTESTCD"], values, strict=True)
+        if v == v
+    }
+
+
+def derived_event_alerts(
+    ctx: FileContext,
+    version_ids: list[int],
+    baselines: dict[tuple[str, str], float] | None = None,
+) -> list[AlertRequest]:
+    """Alerts for derived AEs: liver syndromes always, lab-derived grades when unreported;
+    each shows its lab values against ULN and baseline, by study day."""
     if not version_ids:
         return []
+    from aewatch.alerts.evidence import lab_values
     from aewatch.alerts.rules import DerivedEvent
     from aewatch.alerts.rules import derived_event_alerts as alerts_for
 
@@ -88,6 +108,9 @@ def derived_event_alerts(ctx: FileContext, version_ids: list[int]) -> list[Alert
         day = (version.onset_on - start).days + 1 if version.onset_on and start else None
         evidence = version.evidence or {}
         text = evidence.get("summary") or f"{term} grade {version.grade} from laboratory values"
+        items = evidence.get("items") if isinstance(evidence.get("items"), dict) else evidence
+        mine = {t: v for (s, t), v in (baselines or {}).items() if s == subject.subject_id}
+        values, findings = lab_values(items, start, mine)
         events.append(
             DerivedEvent(
                 kind=kind,
@@ -99,6 +122,9 @@ def derived_event_alerts(ctx: FileContext, version_ids: list[int]) -> list[Alert
                 grade=version.grade,
                 study_day=day,
                 evidence=text,
+                values=tuple(values),
+                findings=tuple(findings),
+                ae_key=ae.ae_key,
             )
         )
     return alerts_for(events, ctx.settings, ctx.now)

@@ -26,7 +26,7 @@ def check(table: DomainTable, settings: Settings) -> Checked:
                 "DOMAIN",
                 table.domain or None,
                 f"domain '{table.domain or '?'}' is not read by aewatch "
-                "(expected DM, AE, LB or EX)",
+                "(expected DM, AE, LB, EX or DS)",
             )
             for r in table.frame["ROW"]
         ]

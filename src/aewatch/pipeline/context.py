@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from aewatch.store.subject_data import SubjectData
 
 # The order domains are applied in: subjects first (so the rows of the same file find
-# them), then EX records (their courses, built next, anchor lab baselines), then AEs and labs.
-DOMAIN_ORDER = {"DM": 0, "EX": 1, "AE": 2, "LB": 3}
+# them), then EX records (their courses, built next, anchor lab baselines), then AEs, labs
+# and disposition events.
+DOMAIN_ORDER = {"DM": 0, "EX": 1, "AE": 2, "LB": 3, "DS": 4}
 
 
 @dataclass(frozen=True)

@@ -54,9 +54,11 @@ def lab_derived_events(graded: pd.DataFrame, data: SubjectData, settings: Settin
     """Worst post-baseline lab grade ≥ the configured level, per subject and CTCAE term,
     where the site reported no AE with that term: an AE flagged "lab-derived"."""
     level = settings.grading.lab_derived_ae_min_grade
+    measured = ["LBTESTCD", "LBSTRESN", "LBSTRESU", "LBSTNRLO", "LBSTNRHI"]
+    measured = [c for c in measured if c in graded.columns]
     parts = []
     for direction in ("low", "high"):
-        part = graded[["USUBJID", "LBDTC", "is_baseline", "lab_pk"]].copy()
+        part = graded[["USUBJID", "LBDTC", "is_baseline", "lab_pk", *measured]].copy()
         part["term"] = graded[f"tox_term_{direction}"]
         part["lab_grade"] = pd.to_numeric(graded[f"tox_grade_{direction}"], errors="coerce")
         parts.append(part)
@@ -83,6 +85,7 @@ def lab_derived_events(graded: pd.DataFrame, data: SubjectData, settings: Settin
     from aewatch.ctcae.dictionary import load_dictionary
 
     dictionary = load_dictionary()
+    measures = _lab_measures(worst, graded)
     events = pd.DataFrame(
         {
             "USUBJID": worst["USUBJID"].to_numpy(),
@@ -102,15 +105,50 @@ def lab_derived_events(graded: pd.DataFrame, data: SubjectData, settings: Settin
                     "lab_result_id": int(pk),
                     "grade": int(g),
                     "date": day,
+                    **measure,
                 }
-                for pk, g, day in zip(
-                    worst["lab_pk"], worst["lab_grade"], worst["day"], strict=True
+                for pk, g, day, measure in zip(
+                    worst["lab_pk"], worst["lab_grade"], worst["day"], measures, strict=True
                 )
             ],
             "ROW": None,
         }
     )
     return _not_serious(events)
+
+
+def _lab_measures(worst: pd.DataFrame, graded: pd.DataFrame) -> list[dict[str, object]]:
+    """The value behind each lab-derived AE with its limits and the patient's baseline,
+    named the way aewatch.alerts.evidence reads them (ALT, ALT_ULN, ALT_baseline …)."""
+    if "LBTESTCD" not in worst.columns:
+        return [{} for _ in range(len(worst))]
+    base = graded[graded["is_baseline"]]
+    baseline = dict(
+        zip(
+            zip(base["USUBJID"], base["LBTESTCD"], strict=True),
+            pd.to_numeric(base["LBSTRESN"], errors="coerce"),
+            strict=True,
+        )
+    )
+    out = []
+    for row in worst.to_dict("records"):
+        code = str(row["LBTESTCD"])
+        values = {
+            "test": code,
+            code: _number(row.get("LBSTRESN")),
+            f"{code}_unit": row.get("LBSTRESU") or None,
+            f"{code}_ULN": _number(row.get("LBSTNRHI")),
+            f"{code}_LLN": _number(row.get("LBSTNRLO")),
+            f"{code}_baseline": _number(baseline.get((row["USUBJID"], code))),
+            f"{code}_date": row["day"],
+        }
+        out.append({k: v for k, v in values.items() if v is not None})
+    return out
+
+
+def _number(value: object) -> float | None:
+    number = pd.to_numeric(value, errors="coerce")
+    return None if pd.isna(number) else float(number)
 
 
 def liver_syndromes(data: SubjectData, settings: Settings) -> pd.DataFrame:

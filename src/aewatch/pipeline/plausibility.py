@@ -11,6 +11,7 @@ left out of everything that could turn it into a safety signal:
 * an AE onset, end or awareness date, an RT course date, becomes unknown (an AE with an
   unknown onset still counts, as treatment-emergent: the safe reading); the AE keeps the
   reason in ``implausible``;
+* a disposition (DS) date becomes unknown;
 * a DM date is not applied: a stored value stays until a plausible one arrives.
 
 A corrected re-export replaces the row, closes the query and is graded as usual. Pure (the
@@ -27,7 +28,14 @@ import pandas as pd
 
 from aewatch.config import Settings
 from aewatch.ingest.plausibility import DateWindow, date_reason, date_window, implausible_dates
-from aewatch.ingest.validate import DM_DATE_LABELS, DM_DATES, Checked, Fault, dm_dates
+from aewatch.ingest.validate import (
+    DM_DATE_LABELS,
+    DM_DATES,
+    RECORD_KEY_COLUMNS,
+    Checked,
+    Fault,
+    dm_dates,
+)
 
 
 @dataclass(frozen=True)
@@ -61,12 +69,19 @@ DATE_FIELDS: dict[str, dict[str, DateField]] = {
         "EXSTDTC": DateField("start date", ("start_on",), "until then the course start is unknown"),
         "EXENDTC": DateField("end date", ("end_on",), "until then the course end is unknown"),
     },
+    "DS": {
+        "DSSTDTC": DateField(
+            "event date",
+            ("start_on", "start_precision"),
+            "until then the event's date is unknown and it neither ends follow-up nor counts "
+            "in a period",
+        ),
+    },
     "DM": {
         name: DateField(label, (), "until then it is not used (a stored date is kept)")
         for name, label in DM_DATE_LABELS.items()
     },
 }
-KEY_COLUMN = {"AE": "ae_key", "LB": "lab_key", "EX": "record_key"}
 
 
 def plausibility(checked: Checked, settings: Settings, now: datetime) -> Checked:
@@ -104,7 +119,7 @@ class _Found:
 
     def add(self, position: int, field: str, value: str | None, reason: str, until: str) -> None:
         frame = self.frame
-        key_column = KEY_COLUMN.get(self.domain)
+        key_column = RECORD_KEY_COLUMNS.get(self.domain)
         key = str(frame[key_column].iat[position]) if key_column else "DM"
         self.faults.append(
             Fault(
@@ -146,7 +161,7 @@ def _dates(checked: Checked, window: DateWindow, found: _Found) -> dict[str, np.
 
 
 def _apply_dates(frame: pd.DataFrame, checked: Checked, bad: dict[str, np.ndarray]) -> None:
-    """Make implausible dates unknown (AE, EX) or hold them back (DM)."""
+    """Make implausible dates unknown (AE, EX, DS) or hold them back (DM)."""
     if not any(mask.any() for mask in bad.values()):
         return
     domain = checked.domain

@@ -12,8 +12,10 @@ from __future__ import annotations
 import pandas as pd
 
 from aewatch import audit
+from aewatch.ingest.validate import RECORD_KEY_COLUMNS
 from aewatch.pipeline.context import FileContext, PreparedTable, Touched
 from aewatch.store.adverse_events import store_adverse_events
+from aewatch.store.dispositions import store_dispositions
 from aewatch.store.exposure import store_exposure_records
 from aewatch.store.labs import store_labs
 from aewatch.store.quarantine import (
@@ -24,8 +26,6 @@ from aewatch.store.quarantine import (
     waiting_rows,
 )
 from aewatch.store.subjects import store_subjects, subject_index, touch_sites
-
-RECORD_KEYS = {"AE": "ae_key", "LB": "lab_key", "EX": "record_key"}
 
 
 def store(ctx: FileContext, table: PreparedTable) -> Touched:
@@ -76,7 +76,7 @@ def _records(table: PreparedTable) -> set[tuple[str, str]]:
     frame = table.frame
     if frame.empty or "USUBJID" not in frame:
         return set()
-    column = RECORD_KEYS.get(table.domain)
+    column = RECORD_KEY_COLUMNS.get(table.domain)
     keys = frame[column].astype(str) if column else ["DM"] * len(frame)
     return {(str(s), str(k)) for s, k in zip(frame["USUBJID"], keys, strict=True) if s and k}
 
@@ -154,6 +154,9 @@ def _store_rows(
     elif domain == "EX":  # courses are built from the stored records in the exposure stage
         result = store_exposure_records(session, frame, known, file_pk, now)
         touched = Touched(ex_subjects=set(result.touched_subjects))
+    elif domain == "DS":
+        result = store_dispositions(session, frame, known, file_pk, now)
+        touched = Touched()
     else:  # pragma: no cover - DM is stored by _store_subjects
         raise ValueError(domain)
     touched.versions = result.versions

@@ -17,7 +17,8 @@ matplotlib.use("Agg")
 
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.patches import Patch
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
 GRADE_COLOURS = {1: "#c6dbef", 2: "#6baed6", 3: "#fd8d3c", 4: "#e6550d", 5: "#7f2704"}
 STYLE = {
@@ -29,6 +30,7 @@ STYLE = {
     "axes.spines.right": False,
 }
 SWIMMER_MAX_PATIENTS = 60
+RT_COLOUR = "#31a354"
 
 
 @contextmanager
@@ -47,52 +49,173 @@ def _svg(fig: Figure) -> str:
 def stopping_boundary_chart(
     rule_name: str, boundary: pd.DataFrame, trajectory: pd.DataFrame, planned: int
 ) -> str:
-    """Toxic vs evaluable patients at each evaluation, against the stop-at boundary."""
+    """The rule as it happened: cumulative toxic patients against evaluable patients in the
+    rule's order (one step per patient), the boundary as a step line, the crossing marked.
+
+    ``trajectory`` is ``aewatch.reports.stopping.trajectory``: n, toxic, toxic_n,
+    stop_at, crossed_here. The crossing marker carries the SVG id ``crossing``.
+    """
     with _figure(6.4, 3.0) as fig:
         ax = fig.subplots()
-        if not boundary.empty and {"n", "stop_at"} <= set(boundary.columns):
-            bound = boundary.dropna(subset=["stop_at"]).sort_values("n")
-            ax.step(
-                bound["n"],
-                bound["stop_at"],
-                where="post",
-                color="#b30000",
-                label="stop when toxic ≥ boundary",
-            )
         top = 1
         if not boundary.empty and {"n", "stop_at"} <= set(boundary.columns):
-            stops = boundary["stop_at"].dropna()
-            top = max(top, int(stops.max())) if len(stops) else top
+            bound = boundary.dropna(subset=["stop_at"]).sort_values("n")
+            if not bound.empty:
+                ax.step(
+                    bound["n"].astype(float),
+                    bound["stop_at"].astype(float),
+                    where="mid",
+                    color="#b30000",
+                    linewidth=1.2,
+                    label="boundary: stop when toxic ≥",
+                )
+                top = max(top, int(bound["stop_at"].max()))
         if not trajectory.empty:
-            # Points joined by straight lines: evaluations are sparse, so a step line
-            # would draw counts that were never observed.
-            ax.plot(
-                trajectory["evaluable_n"],
-                trajectory["toxic_n"],
+            n = [0.0, *trajectory["n"].astype(float)]
+            count = [0.0, *trajectory["toxic_n"].astype(float)]
+            ax.step(n, count, where="post", color="#08519c", linewidth=1.2, label="toxic patients")
+            toxic = trajectory[trajectory["toxic"]]
+            ax.scatter(
+                toxic["n"].astype(float),
+                toxic["toxic_n"].astype(float),
                 color="#08519c",
-                marker="o",
-                markersize=3,
-                linewidth=1,
-                label="observed",
+                s=12,
+                zorder=3,
+                label="a toxic patient",
             )
-            last = trajectory.iloc[-1]
             top = max(top, int(trajectory["toxic_n"].max()))
+            crossed = trajectory[trajectory["crossed_here"]]
+            if not crossed.empty:
+                at = crossed.iloc[0]
+                ax.scatter(
+                    [float(at["n"])],
+                    [float(at["toxic_n"])],
+                    s=90,
+                    facecolors="none",
+                    edgecolors="#b30000",
+                    linewidths=1.6,
+                    zorder=4,
+                    gid="crossing",
+                    label="crossed (latched)",
+                )
+                ax.annotate(
+                    f"crossed at n = {int(at['n'])} ({int(at['toxic_n'])} toxic)",
+                    (float(at["n"]), float(at["toxic_n"])),
+                    textcoords="offset points",
+                    xytext=(6, 8),
+                    color="#b30000",
+                )
+            last = trajectory.iloc[-1]
             ax.annotate(
-                f"{int(last['toxic_n'])}/{int(last['evaluable_n'])}",
-                (last["evaluable_n"], last["toxic_n"]),
+                f"now {int(last['toxic_n'])} of {int(last['n'])}",
+                (float(last["n"]), float(last["toxic_n"])),
                 textcoords="offset points",
-                xytext=(4, 4),
+                xytext=(4, -12),
                 color="#08519c",
             )
-        ax.set_xlim(0, max(planned, 1))
-        ax.set_ylim(0, top + 1)
+        ax.set_xlim(0, max(planned, 1) + 0.5)
+        ax.set_ylim(0, top + 1.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("evaluable patients")
+        ax.set_xlabel("evaluable patients, in the order their outcome became known")
         ax.set_ylabel("patients with a qualifying toxicity")
         ax.set_title(rule_name, loc="left")
         ax.grid(alpha=0.3)
+        fig.legend(loc="outside lower center", frameon=False, ncols=4, fontsize=7)
+        return _svg(fig)
+
+
+def edish_chart(peaks: pd.DataFrame, label_subjects: bool) -> str:
+    """eDISH: peak ALT or AST × ULN against peak bilirubin × ULN, log scales, with the
+    Hy's law lines; subject labels only in the closed part."""
+    shown = peaks.dropna(subset=["peak_transaminase_x_uln", "peak_bili_x_uln"])
+    with _figure(5.2, 4.0) as fig:
+        ax = fig.subplots()
+        x = shown["peak_transaminase_x_uln"].clip(lower=0.1).astype(float)
+        y = shown["peak_bili_x_uln"].clip(lower=0.1).astype(float)
+        flagged = shown["quadrant"] != "Normal range"
+        ax.scatter(x[~flagged], y[~flagged], s=14, color="#6baed6", label="patient")
+        ax.scatter(x[flagged], y[flagged], s=18, color="#e6550d", label="outside normal range")
+        if label_subjects:
+            for subject, xi, yi in zip(
+                shown["subject_id"][flagged], x[flagged], y[flagged], strict=True
+            ):
+                ax.annotate(
+                    str(subject), (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize=6
+                )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        _plain_log_ticks(ax.xaxis, (0.1, 0.3, 1, 3, 10, 30, 100))
+        _plain_log_ticks(ax.yaxis, (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50))
+        limit_x, limit_y = 3.0, 2.0
+        ax.axvline(limit_x, color="#636363", linestyle="--", linewidth=0.8)
+        ax.axhline(limit_y, color="#636363", linestyle="--", linewidth=0.8)
+        ax.set_xlim(0.1, max(30.0, float(x.max()) * 1.5 if len(x) else 30.0))
+        ax.set_ylim(0.1, max(20.0, float(y.max()) * 1.5 if len(y) else 20.0))
+        for text, xy, align in (
+            ("Potential Hy's law", (0.98, 0.98), "right"),
+            ("Hyperbilirubinemia", (0.02, 0.98), "left"),
+            ("Temple's corollary", (0.98, 0.02), "right"),
+            ("Normal range", (0.02, 0.02), "left"),
+        ):
+            ax.text(
+                *xy,
+                text,
+                transform=ax.transAxes,
+                ha=align,
+                va="top" if xy[1] > 0.5 else "bottom",
+                color="#636363",
+                fontsize=7,
+            )
+        ax.set_xlabel("peak ALT or AST (× ULN)")
+        ax.set_ylabel("peak total bilirubin (× ULN)")
         fig.legend(loc="outside lower center", frameon=False, ncols=2, fontsize=7)
         return _svg(fig)
+
+
+def liver_panel_chart(panel: pd.DataFrame, subjects: list[str]) -> str:
+    """Closed part: ALT, AST, ALP and bilirubin × ULN over study days, one panel each."""
+    colours = {"ALT": "#08519c", "AST": "#6baed6", "ALP": "#31a354", "BILI": "#e6550d"}
+    columns = max(1, min(4, len(subjects)))
+    rows = max(1, -(-len(subjects) // columns))
+    with _figure(min(6.8, 1.0 + 1.7 * columns), 0.9 + 1.6 * rows) as fig:
+        axes = fig.subplots(rows, columns, squeeze=False, sharey=True)
+        for index, ax in enumerate(axes.flat):
+            if index >= len(subjects):
+                ax.set_axis_off()
+                continue
+            subject = subjects[index]
+            mine = panel[panel["subject_id"] == subject]
+            for test, colour in colours.items():
+                series = mine[mine["test_code"] == test].dropna(subset=["study_day"])
+                if series.empty:
+                    continue
+                ax.plot(
+                    series["study_day"].astype(float),
+                    series["x_uln"].clip(lower=0.1).astype(float),
+                    color=colour,
+                    marker="o",
+                    markersize=2,
+                    linewidth=0.9,
+                    label=test if index == 0 else None,
+                )
+            ax.set_yscale("log")
+            _plain_log_ticks(ax.yaxis, (0.2, 0.5, 1, 2, 3, 5, 10, 20))
+            ax.axhline(1.0, color="#bdbdbd", linewidth=0.6)
+            ax.axhline(3.0, color="#636363", linestyle="--", linewidth=0.6)
+            ax.set_title(subject, fontsize=7, loc="left")
+            ax.tick_params(labelsize=6)
+        fig.supxlabel("study day", fontsize=7)
+        fig.supylabel("× ULN (log)", fontsize=7)
+        fig.legend(loc="outside upper center", frameon=False, ncols=4, fontsize=7)
+        return _svg(fig)
+
+
+def _plain_log_ticks(axis: object, ticks: tuple[float, ...]) -> None:
+    """Log axes labelled 0.5, 1, 2, 3 … (what a clinician reads), not 10^0."""
+    axis.set_major_locator(FixedLocator(list(ticks)))  # type: ignore[attr-defined]
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # type: ignore[attr-defined]
+    axis.set_minor_locator(NullLocator())  # type: ignore[attr-defined]
 
 
 def accrual_chart(accrual: pd.DataFrame, planned: int) -> str:
@@ -170,7 +293,7 @@ def swimmer_chart(follow: pd.DataFrame, rt_courses: pd.DataFrame, events: pd.Dat
                 row[course.subject_id],
                 max((end - course.start_on).days + 1, 1),
                 left=day0,
-                color="#31a354",
+                color=RT_COLOUR,
                 height=0.6,
             )
         mine = severe[severe["subject_id"].isin(row) & severe["onset_on"].notna()]
@@ -200,9 +323,15 @@ def swimmer_chart(follow: pd.DataFrame, rt_courses: pd.DataFrame, events: pd.Dat
             zorder=4,
             label="death",
         )
-        ax.barh([], [], color="#31a354", label="RT")
         ax.set_yticks(chosen.index, chosen["subject_id"], fontsize=6)
         ax.set_xlabel("days from first RT")
         ax.set_xlim(left=0)
-        fig.legend(loc="outside right upper", frameon=False, fontsize=7)
+        # Explicit handles: an empty bar drawn only for its label gave the legend no RT
+        # patch (or the default colour), so the RT bars were unexplained.
+        handles = [
+            Patch(facecolor="#d9d9d9", label="follow-up"),
+            Patch(facecolor=RT_COLOUR, label="RT course"),
+        ]
+        handles += [h for h in ax.get_legend_handles_labels()[0] if h.get_label() != "follow-up"]
+        fig.legend(handles=handles, loc="outside right upper", frameon=False, fontsize=7)
         return _svg(fig)

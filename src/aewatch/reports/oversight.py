@@ -1,8 +1,9 @@
-"""Monitoring tables: stopping-rule status, alerts sent, data quality (pure pandas).
+"""Monitoring tables: stopping-rule boundaries, alerts sent, data quality (pure pandas).
 
-Rule *status* is read from the stored ``rule_status`` history (what the pipeline
-decided, with its numbers at the time); the boundary table comes from the configured
-rule when ``aewatch.safety`` is installed, else from the stored ``stop_at`` values.
+A rule's *status* in the report is evaluated at the data cut (``reports.stopping``); the
+stored ``rule_status`` history is what the ingest decided at each file. The boundary table
+comes from the configured rule when ``aewatch.safety`` is installed, else from the
+stored ``stop_at`` values.
 """
 
 from __future__ import annotations
@@ -25,19 +26,11 @@ RULE_COLUMNS = [
 
 
 def latest_rule_status(rule_status: pd.DataFrame) -> pd.DataFrame:
-    """The last evaluation of each rule as of the cut."""
+    """The last evaluation the ingest stored for each rule, as known at the cut."""
     if rule_status.empty:
         return pd.DataFrame(columns=RULE_COLUMNS)
     latest = rule_status.sort_values("id").groupby("rule_name").tail(1)
     return latest.sort_values("rule_name")[RULE_COLUMNS].reset_index(drop=True)
-
-
-def rule_trajectory(rule_status: pd.DataFrame, rule_name: str) -> pd.DataFrame:
-    """Toxic vs evaluable patients at each stored evaluation: the chart's step line."""
-    history = rule_status[rule_status["rule_name"] == rule_name].sort_values("id")
-    return history[["evaluated_at", "evaluable_n", "toxic_n", "stop_at", "state"]].reset_index(
-        drop=True
-    )
 
 
 def boundary_rows(settings: Any, rule_status: pd.DataFrame) -> dict[str, pd.DataFrame]:

@@ -1,21 +1,26 @@
-"""Read one trial's data as of a moment into DataFrames: the only place reports touch SQL.
+"""Read one trial's data at one data cut into DataFrames: the only place reports touch SQL.
 
 One SELECT per table, straight from the DBAPI cursor into pandas: ORM objects would
-cost seconds on 200,000 AEs. ``as_of`` replays history: an AE is its latest version
-*recorded* on or before the cut (a later correction is invisible to an earlier
-report), and dated rows after the cut are left out, so a month's report can be
-regenerated later and give the same tables.
+cost seconds on 200,000 AEs. The cut (``aewatch.reports.datacut``) has two parts,
+applied to every data type alike: the *clinical* cut keeps events dated on or before
+its day (AE onset, lab collection, enrolment, RT start, death, disposition), and the
+*knowledge* time keeps what was recorded by then (an AE is its latest version recorded
+by that time; other rows count from when they were first recorded). So a month's
+report counts an AE entered after the month end about an onset inside it, and a report
+replayed at the knowledge time it states gives the same tables.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.orm import Session
+
+from aewatch.reports.datacut import DataCut
 
 AE_FLAGS = (
     "serious",
@@ -45,6 +50,7 @@ AE_COLUMNS = (
     "onset_on",
     "end_on",
     "aware_at",
+    "aware_at_supplied",
     "dictionary_version",
     "evidence",
 )
@@ -69,7 +75,7 @@ class Snapshot:
     """Everything a summary table may read, frozen at one data cut."""
 
     trial_pk: int
-    as_of: datetime | None
+    cut: DataCut
     subjects: pd.DataFrame
     rt_courses: pd.DataFrame
     exposure: pd.DataFrame  # EX records as received, with what each was read as
@@ -80,35 +86,52 @@ class Snapshot:
     rule_status: pd.DataFrame
     quarantine: pd.DataFrame
     sites: pd.DataFrame
+    dispositions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # What the stopping rules are evaluated on (aewatch.store.rule_inputs), at this cut.
+    rule_patients: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rule_events: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def load_snapshot(session: Session, trial_pk: int, as_of: datetime | None) -> Snapshot:
-    """All tables of one trial as of ``as_of`` (None: everything stored now)."""
-    history = _ae_versions(session, trial_pk, as_of, AE_COLUMNS, latest_only=False)
+def load_snapshot(
+    session: Session, trial_pk: int, cut: DataCut | None, *, facts_only: bool = False
+) -> Snapshot:
+    """All tables of one trial at ``cut`` (None: everything stored now, of any date).
+
+    ``facts_only``: what the headline facts need (subjects, courses, current AEs, DS,
+    the rules' inputs), for "since last month"; labs, alerts and the rest stay empty."""
+    from aewatch.store.rule_inputs import load_events, load_patients
+
+    cut = cut or DataCut()
+    history = _ae_versions(session, trial_pk, cut, AE_COLUMNS, latest_only=facts_only)
+    dispositions = load_dispositions(session, trial_pk, cut)
+    empty = pd.DataFrame()
     return Snapshot(
         trial_pk=trial_pk,
-        as_of=as_of,
-        subjects=load_subjects(session, trial_pk, as_of),
-        rt_courses=load_rt_courses(session, trial_pk, as_of),
-        exposure=load_exposure(session, trial_pk, as_of),
-        ae=latest_versions(history),
+        cut=cut,
+        subjects=load_subjects(session, trial_pk, cut, dispositions),
+        rt_courses=load_rt_courses(session, trial_pk, cut),
+        exposure=empty if facts_only else load_exposure(session, trial_pk, cut),
+        ae=history if facts_only else latest_versions(history),
         ae_history=history,
-        labs=_labs(session, trial_pk, as_of),
-        alerts=_alerts(session, trial_pk, as_of),
-        rule_status=_rule_status(session, trial_pk, as_of),
-        quarantine=_quarantine(session, trial_pk, as_of),
-        sites=_sites(session, trial_pk),
+        labs=empty if facts_only else _labs(session, trial_pk, cut),
+        alerts=empty if facts_only else _alerts(session, trial_pk, cut),
+        rule_status=empty if facts_only else _rule_status(session, trial_pk, cut),
+        quarantine=empty if facts_only else _quarantine(session, trial_pk, cut),
+        sites=empty if facts_only else _sites(session, trial_pk, cut),
+        dispositions=dispositions,
+        rule_patients=load_patients(session, trial_pk, cut.known_at),
+        rule_events=load_events(session, trial_pk, cut.known_at),
     )
 
 
 def load_adverse_events(
     session: Session,
     trial_pk: int,
-    as_of: datetime | None,
+    cut: DataCut | None,
     columns: tuple[str, ...] = COUNT_COLUMNS,
 ) -> pd.DataFrame:
-    """One row per AE identity (its latest version as of the cut), selected columns only."""
-    return _ae_versions(session, trial_pk, as_of, columns, latest_only=True)
+    """One row per AE identity (its latest version at the cut), selected columns only."""
+    return _ae_versions(session, trial_pk, cut or DataCut(), columns, latest_only=True)
 
 
 def latest_versions(history: pd.DataFrame) -> pd.DataFrame:
@@ -119,70 +142,121 @@ def latest_versions(history: pd.DataFrame) -> pd.DataFrame:
     return ordered.drop_duplicates("ae_pk", keep="last").reset_index(drop=True)
 
 
-def load_subjects(session: Session, trial_pk: int, as_of: datetime | None) -> pd.DataFrame:
+def load_subjects(
+    session: Session,
+    trial_pk: int,
+    cut: DataCut | None,
+    dispositions: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Subjects enrolled by the clinical cut (or not dated), with their death and
+    withdrawal dates taken over DM and DS (``aewatch.safety.disposition``)."""
+    from aewatch.safety.disposition import end_of_follow_up
+
+    cut = cut or DataCut()
+    params: dict[str, Any] = {"trial": trial_pk}
     frame = run_query(
         session,
         "SELECT s.id AS subject_pk, s.subject_id, s.site, s.enrolled_on, s.oligoprogression,"
-        " s.systemic_therapy, s.died_on, s.withdrawn_on, s.last_contact_on"
-        " FROM subjects s WHERE s.trial_pk = :trial ORDER BY s.subject_id",
-        {"trial": trial_pk},
+        " s.systemic_therapy, s.died_on, s.withdrawn_on, s.last_contact_on, s.created_at"
+        f" FROM subjects s WHERE s.trial_pk = :trial{_known(cut, 's.created_at', params)}"
+        " ORDER BY s.subject_id",
+        params,
         dates=("enrolled_on", "died_on", "withdrawn_on", "last_contact_on"),
+        times=("created_at",),
     )
-    if as_of is not None:
-        cut = _cut_day(as_of)
-        frame = frame[frame["enrolled_on"].isna() | (frame["enrolled_on"] <= cut)].copy()
-        for column in ("died_on", "withdrawn_on", "last_contact_on"):
-            frame.loc[frame[column] > cut, column] = pd.NaT
+    if dispositions is None:
+        dispositions = load_dispositions(session, trial_pk, cut)
+    frame = end_of_follow_up(frame, dispositions)
+    if cut.clinical_day is not None:
+        day = pd.Timestamp(cut.clinical_day)
+        frame = frame[frame["enrolled_on"].isna() | (frame["enrolled_on"] <= day)].copy()
+        for column in ("died_on", "withdrawn_on", "lost_on", "left_on", "last_contact_on"):
+            frame.loc[frame[column] > day, column] = pd.NaT
+        frame.loc[frame["died_on"].isna(), "death_recorded_in"] = None
     return frame.reset_index(drop=True)
 
 
-def load_rt_courses(session: Session, trial_pk: int, as_of: datetime | None) -> pd.DataFrame:
-    """Courses started by the cut (one per lesion and series, built from EX records)."""
+def load_rt_courses(session: Session, trial_pk: int, cut: DataCut | None) -> pd.DataFrame:
+    """Courses started by the clinical cut and known at the knowledge time (one per lesion
+    and series, built from EX records)."""
+    cut = cut or DataCut()
+    params: dict[str, Any] = {"trial": trial_pk}
     frame = run_query(
         session,
         "SELECT r.id AS course_pk, s.subject_id, r.course_key, r.lesion, r.lesion_key,"
         " r.course_number, r.treatment, r.dose_per_fraction_gy, r.fractions,"
         " r.fraction_doses, r.total_dose_gy, r.start_on, r.end_on, r.bed_gy, r.eqd2_gy,"
-        " r.records, r.dose_status, r.completed, r.liver_involved, r.bed_below_minimum"
-        " FROM rt_courses r JOIN subjects s ON s.id = r.subject_pk"
-        " WHERE s.trial_pk = :trial ORDER BY s.subject_id, r.start_on, r.course_key",
-        {"trial": trial_pk},
+        " r.records, r.dose_status, r.completed, r.liver_involved, r.bed_below_minimum,"
+        " r.created_at FROM rt_courses r JOIN subjects s ON s.id = r.subject_pk"
+        f" WHERE s.trial_pk = :trial{_known(cut, 'r.created_at', params)}"
+        " ORDER BY s.subject_id, r.start_on, r.course_key",
+        params,
         dates=("start_on", "end_on"),
+        times=("created_at",),
         bools=("bed_below_minimum", "completed"),
     )
     frame["fraction_doses"] = frame["fraction_doses"].map(_json)
     frame["liver_involved"] = frame["liver_involved"].map(
         lambda v: None if v is None or v != v else bool(v)
     )
-    if as_of is not None:
-        frame = frame[frame["start_on"].isna() | (frame["start_on"] <= _cut_day(as_of))]
+    if cut.clinical_day is not None:
+        day = pd.Timestamp(cut.clinical_day)
+        frame = frame[frame["start_on"].isna() | (frame["start_on"] <= day)]
     return frame.reset_index(drop=True)
 
 
-def load_exposure(session: Session, trial_pk: int, as_of: datetime | None) -> pd.DataFrame:
+def load_exposure(session: Session, trial_pk: int, cut: DataCut | None) -> pd.DataFrame:
     """EX records (radiotherapy fractions, intervals, courses and systemic dosing) that
-    started by the cut, with the course each belongs to."""
+    started by the clinical cut and were known at the knowledge time, with the course
+    each belongs to."""
+    cut = cut or DataCut()
+    params: dict[str, Any] = {"trial": trial_pk}
     frame = run_query(
         session,
         "SELECT e.id AS record_pk, s.subject_id, e.category, e.agent, e.treatment, e.lesion,"
         " e.dose, e.dose_unit, e.fractions, e.dose_frequency, e.adjustment, e.start_on,"
-        " e.end_on, e.course_pk FROM ex_records e JOIN subjects s ON s.id = e.subject_pk"
-        " WHERE s.trial_pk = :trial ORDER BY s.subject_id, e.start_on, e.id",
-        {"trial": trial_pk},
+        " e.end_on, e.course_pk, e.created_at FROM ex_records e"
+        " JOIN subjects s ON s.id = e.subject_pk"
+        f" WHERE s.trial_pk = :trial{_known(cut, 'e.created_at', params)}"
+        " ORDER BY s.subject_id, e.start_on, e.id",
+        params,
         dates=("start_on", "end_on"),
+        times=("created_at",),
     )
-    if as_of is not None:
-        frame = frame[frame["start_on"].isna() | (frame["start_on"] <= _cut_day(as_of))]
+    if cut.clinical_day is not None:
+        day = pd.Timestamp(cut.clinical_day)
+        frame = frame[frame["start_on"].isna() | (frame["start_on"] <= day)]
+    return frame.reset_index(drop=True)
+
+
+def load_dispositions(session: Session, trial_pk: int, cut: DataCut | None) -> pd.DataFrame:
+    """DS records dated on or before the clinical cut (DSSTDTC), as known at the cut."""
+    cut = cut or DataCut()
+    params: dict[str, Any] = {"trial": trial_pk}
+    frame = run_query(
+        session,
+        "SELECT s.subject_id, s.site, d.category, d.decoded_term, d.disposition, d.start_on,"
+        " d.created_at FROM dispositions d JOIN subjects s ON s.id = d.subject_pk"
+        f" WHERE s.trial_pk = :trial{_known(cut, 'd.created_at', params)}"
+        " ORDER BY s.subject_id, d.start_on",
+        params,
+        dates=("start_on",),
+        times=("created_at",),
+    )
+    if cut.clinical_day is not None:
+        frame = frame[frame["start_on"] <= pd.Timestamp(cut.clinical_day)]
     return frame.reset_index(drop=True)
 
 
 def _ae_versions(
     session: Session,
     trial_pk: int,
-    as_of: datetime | None,
+    cut: DataCut,
     columns: tuple[str, ...],
     latest_only: bool,
 ) -> pd.DataFrame:
+    """AE versions known at the cut, of AEs whose latest known version has its onset on or
+    before the clinical day (an AE with no onset date is kept: it may be in the period)."""
     source = {
         "ae_pk": "a.id",
         "subject_id": "s.subject_id",
@@ -193,10 +267,10 @@ def _ae_versions(
     select_list = ", ".join(f"{source.get(c, 'v.' + c)} AS {c}" for c in columns)
     params: dict[str, Any] = {"trial": trial_pk}
     where = "a.trial_pk = :trial"
-    if as_of is not None:
+    if cut.known_at is not None:
         where += " AND v.recorded_at <= :as_of"
-        params["as_of"] = as_of
-    if latest_only and as_of is None:
+        params["as_of"] = cut.known_at
+    if latest_only and cut.known_at is None:
         where += " AND v.is_current = :yes"
         params["yes"] = True
     elif latest_only:
@@ -205,6 +279,15 @@ def _ae_versions(
             " AND v.version = (SELECT MAX(w.version) FROM ae_versions w"
             " WHERE w.ae_pk = v.ae_pk AND w.recorded_at <= :as_of)"
         )
+    if latest_only and cut.clinical_day is not None:
+        where += " AND (v.onset_on IS NULL OR v.onset_on <= :cut_day)"
+        params["cut_day"] = cut.clinical_day
+    selected = list(columns)
+    if not latest_only and cut.clinical_day is not None:
+        for needed in ("ae_pk", "version", "onset_on"):
+            if needed not in selected:
+                selected.append(needed)
+        select_list = ", ".join(f"{source.get(c, 'v.' + c)} AS {c}" for c in selected)
     sql = (
         f"SELECT {select_list} FROM ae_versions v JOIN adverse_events a ON a.id = v.ae_pk"
         f" JOIN subjects s ON s.id = a.subject_pk WHERE {where}"
@@ -213,10 +296,15 @@ def _ae_versions(
         session,
         sql,
         params,
-        dates=tuple(c for c in ("onset_on", "end_on") if c in columns),
-        times=tuple(c for c in ("recorded_at", "aware_at") if c in columns),
-        bools=tuple(c for c in AE_FLAGS if c in columns),
+        dates=tuple(c for c in ("onset_on", "end_on") if c in selected),
+        times=tuple(c for c in ("recorded_at", "aware_at") if c in selected),
+        bools=tuple(c for c in AE_FLAGS if c in selected),
     )
+    if not latest_only and cut.clinical_day is not None:
+        latest = latest_versions(frame)
+        onset = latest["onset_on"]
+        inside = latest.loc[onset.isna() | (onset <= pd.Timestamp(cut.clinical_day)), "ae_pk"]
+        frame = frame[frame["ae_pk"].isin(inside)][list(columns)].reset_index(drop=True)
     return normalise_ae(frame)
 
 
@@ -241,6 +329,10 @@ def normalise_ae(frame: pd.DataFrame) -> pd.DataFrame:
         frame["grade"] = pd.to_numeric(frame["grade"]).astype("Int64")
     if "evidence" in frame:
         frame["evidence"] = frame["evidence"].map(_json)
+    if "aware_at_supplied" in frame:  # True / False / None (recorded before it was kept)
+        frame["aware_at_supplied"] = frame["aware_at_supplied"].map(
+            lambda v: None if v is None or v != v else bool(v)
+        )
     return frame
 
 
@@ -266,50 +358,54 @@ def normalise_relation(value: object) -> str | None:
     return word if word in RELATIONS else "possible"
 
 
-def _labs(session: Session, trial_pk: int, as_of: datetime | None) -> pd.DataFrame:
+def _labs(session: Session, trial_pk: int, cut: DataCut) -> pd.DataFrame:
+    params: dict[str, Any] = {"trial": trial_pk}
     frame = run_query(
         session,
         "SELECT s.subject_id, l.test_code, l.value, l.unit, l.lower_limit, l.upper_limit,"
         " l.collected_on, l.baseline_flag, l.tox_term_low, l.tox_grade_low, l.tox_term_high,"
-        " l.tox_grade_high FROM lab_results l JOIN subjects s ON s.id = l.subject_pk"
-        " WHERE s.trial_pk = :trial AND l.implausible IS NULL",  # queried, never tabulated
-        {"trial": trial_pk},
+        " l.tox_grade_high, l.created_at FROM lab_results l JOIN subjects s ON s.id = l.subject_pk"
+        " WHERE s.trial_pk = :trial AND l.implausible IS NULL"  # queried, never tabulated
+        f"{_known(cut, 'l.created_at', params)}",
+        params,
         dates=("collected_on",),
+        times=("created_at",),
         bools=("baseline_flag",),
     )
-    if as_of is not None:
-        frame = frame[frame["collected_on"].isna() | (frame["collected_on"] <= _cut_day(as_of))]
+    if cut.clinical_day is not None:
+        day = pd.Timestamp(cut.clinical_day)
+        frame = frame[frame["collected_on"].isna() | (frame["collected_on"] <= day)]
     for column in ("tox_grade_low", "tox_grade_high"):
         frame[column] = pd.to_numeric(frame[column]).astype("Int64")
     return frame.reset_index(drop=True)
 
 
-def _alerts(session: Session, trial_pk: int, as_of: datetime | None) -> pd.DataFrame:
+def _alerts(session: Session, trial_pk: int, cut: DataCut) -> pd.DataFrame:
+    """Alerts queued by the knowledge time; sending and acknowledgement as known then."""
     params: dict[str, Any] = {"trial": trial_pk}
-    where = "trial_pk = :trial"
-    if as_of is not None:
-        where += " AND created_at <= :as_of"
-        params["as_of"] = as_of
-    return run_query(
+    frame = run_query(
         session,
         "SELECT id, kind, priority, subject_id, status, created_at, sent_at, requires_ack,"
-        f" acknowledged_at, escalation_level FROM alerts WHERE {where} ORDER BY id",
+        " acknowledged_at, escalation_level, report_due_at FROM alerts"
+        f" WHERE trial_pk = :trial{_known(cut, 'created_at', params)} ORDER BY id",
         params,
-        times=("created_at", "sent_at", "acknowledged_at"),
+        times=("created_at", "sent_at", "acknowledged_at", "report_due_at"),
         bools=("requires_ack",),
     )
+    if cut.known_at is not None:
+        known = pd.Timestamp(cut.known_at)
+        for column in ("sent_at", "acknowledged_at"):
+            frame.loc[frame[column] > known, column] = pd.NaT
+    return frame
 
 
-def _rule_status(session: Session, trial_pk: int, as_of: datetime | None) -> pd.DataFrame:
+def _rule_status(session: Session, trial_pk: int, cut: DataCut) -> pd.DataFrame:
     params: dict[str, Any] = {"trial": trial_pk}
-    where = "trial_pk = :trial"
-    if as_of is not None:
-        where += " AND evaluated_at <= :as_of"
-        params["as_of"] = as_of
     frame = run_query(
         session,
         "SELECT id, rule_name, evaluated_at, evaluable_n, toxic_n, stop_at, cushion, state,"
-        f" previous_state, detail FROM rule_status WHERE {where} ORDER BY id",
+        " previous_state, detail FROM rule_status"
+        f" WHERE trial_pk = :trial{_known(cut, 'evaluated_at', params)} ORDER BY id",
         params,
         times=("evaluated_at",),
     )
@@ -317,29 +413,45 @@ def _rule_status(session: Session, trial_pk: int, as_of: datetime | None) -> pd.
     return frame
 
 
-def _quarantine(session: Session, trial_pk: int, as_of: datetime | None) -> pd.DataFrame:
+def _quarantine(session: Session, trial_pk: int, cut: DataCut) -> pd.DataFrame:
+    """Quarantine rows created by the knowledge time, open unless resolved by then."""
     params: dict[str, Any] = {"trial": trial_pk}
-    where = "(trial_pk = :trial OR trial_pk IS NULL)"
-    if as_of is not None:
-        where += " AND created_at <= :as_of"
-        params["as_of"] = as_of
-    return run_query(
+    frame = run_query(
         session,
         "SELECT id, file_name, row_number, domain, subject_id, field, reason, kind, state,"
-        f" created_at, resolved_at FROM quarantine WHERE {where} ORDER BY id",
+        " created_at, resolved_at FROM quarantine WHERE (trial_pk = :trial OR trial_pk IS NULL)"
+        f"{_known(cut, 'created_at', params)} ORDER BY id",
         params,
         times=("created_at", "resolved_at"),
     )
+    if cut.known_at is not None:
+        later = frame["resolved_at"] > pd.Timestamp(cut.known_at)
+        frame.loc[later, "state"] = "open"
+        frame.loc[later, "resolved_at"] = pd.NaT
+    return frame
 
 
-def _sites(session: Session, trial_pk: int) -> pd.DataFrame:
-    return run_query(
+def _sites(session: Session, trial_pk: int, cut: DataCut) -> pd.DataFrame:
+    params: dict[str, Any] = {"trial": trial_pk}
+    frame = run_query(
         session,
         "SELECT site_code, first_data_at, last_data_at FROM sites WHERE trial_pk = :trial"
-        " ORDER BY site_code",
-        {"trial": trial_pk},
+        f"{_known(cut, 'first_data_at', params)} ORDER BY site_code",
+        params,
         times=("first_data_at", "last_data_at"),
     )
+    if cut.known_at is not None:
+        later = frame["last_data_at"] > pd.Timestamp(cut.known_at)
+        frame.loc[later, "last_data_at"] = pd.NaT  # not known then; see conduct.data_currency
+    return frame
+
+
+def _known(cut: DataCut, column: str, params: dict[str, Any]) -> str:
+    """The knowledge cut as a WHERE clause (rows without a record time count as known)."""
+    if cut.known_at is None:
+        return ""
+    params["as_of"] = cut.known_at
+    return f" AND ({column} IS NULL OR {column} <= :as_of)"
 
 
 def run_query(
@@ -374,11 +486,6 @@ def run_query(
     for column in bools:
         frame[column] = frame[column].fillna(False).astype(bool)
     return frame
-
-
-def _cut_day(as_of: datetime) -> pd.Timestamp:
-    """Dated clinical rows carry a day, not a time: the cut's UTC day is included."""
-    return pd.Timestamp(as_of.date())
 
 
 def _json(value: Any) -> Any:

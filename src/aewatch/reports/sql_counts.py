@@ -13,14 +13,20 @@ option, on SQLite and PostgreSQL).
 Relation words are read as ``snapshot.normalise_relation`` reads them: empty,
 "unrelated" and "unlikely" are not related; any other word is (relatedness not ruled
 out). An AE stored without a SOC takes its term's CTCAE SOC, else "Unclassified".
+
+The data cut is ``reports.datacut.DataCut``, as for the report: the clinical day keeps
+AEs with an onset on or before it (or none), subjects enrolled by then and courses
+started by then; the knowledge time keeps each AE's latest version recorded by then and
+the subjects and courses first recorded by then.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from aewatch.dbapi import ReadOnlyDatabase
+from aewatch.reports.datacut import DataCut
 
 GRADES = (1, 2, 3, 4, 5)
 BY_KEYS: dict[str, tuple[str, ...]] = {
@@ -46,10 +52,11 @@ def counts_document(
     related: str | None = None,
     serious: bool = False,
     since: date | None = None,
-    as_of: datetime | None = None,
+    cut: DataCut | None = None,
     safety_population: str = "rt_started",
 ) -> dict[str, object]:
-    """``{"safety_population": n, "counts": [...]}`` as `aewatch counts --format json` prints."""
+    """``{"safety_population": n, "counts": [...]}`` as `aewatch counts --format json` prints,
+    at the data cut (None: everything recorded, of any date)."""
     if by not in BY_KEYS:
         raise ValueError(f"by must be one of {sorted(BY_KEYS)}, got {by!r}")
     if related is not None and related not in RELATION_COLUMNS:
@@ -57,12 +64,13 @@ def counts_document(
     found = db.rows("SELECT id FROM trials WHERE trial_id = :t", {"t": trial_id})
     if not found:
         return _document(by, 0, [((g,), [0] * 5, 0) for g in GRADES] if by == "grade" else [])
+    cut = cut or DataCut()
     params: dict[str, Any] = {"trial": int(found[0][0])}
-    population = _population_sql(params, as_of, safety_population)
+    population = _population_sql(params, cut, safety_population)
     population_n = int(
         db.rows(f"WITH population AS ({population}) SELECT COUNT(*) FROM population", params)[0][0]
     )
-    events = _events_sql(db, params, as_of, min_grade, related, serious, since)
+    events = _events_sql(db, params, cut, min_grade, related, serious, since)
     with_events = f"WITH population AS ({population}), events AS ({events}) "
     if by == "grade":
         sql = with_events + (
@@ -96,13 +104,17 @@ def counts_document(
     return _document(by, population_n, _ordered(by, rows))
 
 
-def _population_sql(params: dict[str, Any], as_of: datetime | None, definition: str) -> str:
+def _population_sql(params: dict[str, Any], cut: DataCut, definition: str) -> str:
     where = ["s.trial_pk = :trial"]
     course_cut = ""
-    if as_of is not None:
-        params["cut_day"] = as_of.astimezone(UTC).date()
+    if cut.known_at is not None:
+        params["as_of"] = cut.known_at
+        where.append("(s.created_at IS NULL OR s.created_at <= :as_of)")
+        course_cut += " AND (r.created_at IS NULL OR r.created_at <= :as_of)"
+    if cut.clinical_day is not None:
+        params["cut_day"] = cut.clinical_day
         where.append("(s.enrolled_on IS NULL OR s.enrolled_on <= :cut_day)")
-        course_cut = " AND (r.start_on IS NULL OR r.start_on <= :cut_day)"
+        course_cut += " AND (r.start_on IS NULL OR r.start_on <= :cut_day)"
     if definition == "rt_started":
         where.append(f"EXISTS (SELECT 1 FROM rt_courses r WHERE r.subject_pk = s.id{course_cut})")
     return "SELECT s.id AS subject_pk, s.subject_id, s.site FROM subjects s WHERE " + " AND ".join(
@@ -113,7 +125,7 @@ def _population_sql(params: dict[str, Any], as_of: datetime | None, definition: 
 def _events_sql(
     db: ReadOnlyDatabase,
     params: dict[str, Any],
-    as_of: datetime | None,
+    cut: DataCut,
     min_grade: int | None,
     related: str | None,
     serious: bool,
@@ -121,16 +133,21 @@ def _events_sql(
 ) -> str:
     where = ["a.trial_pk = :trial", "a.origin <> 'syndrome'", "v.grade BETWEEN 1 AND 5"]
     first_rt_cut = ""
-    if as_of is None:
+    if cut.known_at is None:
         where.append("v.is_current = :yes")
         params["yes"] = True
     else:
-        params["as_of"] = as_of
-        first_rt_cut = " AND r.start_on <= :cut_day"
+        params["as_of"] = cut.known_at
+        first_rt_cut += " AND (r.created_at IS NULL OR r.created_at <= :as_of)"
         where.append(
             "v.version = (SELECT MAX(w.version) FROM ae_versions w"
             " WHERE w.ae_pk = v.ae_pk AND w.recorded_at <= :as_of)"
         )
+    if cut.clinical_day is not None:
+        # Clinical cut: an AE counts by its onset; one without an onset date is kept.
+        params["cut_day"] = cut.clinical_day
+        first_rt_cut += " AND r.start_on <= :cut_day"
+        where.append("(v.onset_on IS NULL OR v.onset_on <= :cut_day)")
     # Treatment-emergent (safety_domain §5): onset on/after the first RT day, or unknown.
     where.append("(v.onset_on IS NULL OR f.first_rt_on IS NULL OR v.onset_on >= f.first_rt_on)")
     if since is not None:

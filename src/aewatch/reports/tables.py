@@ -258,7 +258,10 @@ def sae_listing(events: pd.DataFrame) -> pd.DataFrame:
     )
     sae["onset_day"] = study_day(sae["onset_on"], sae["first_rt_on"])
     hours = (sae["recorded_at"] - sae["aware_at"]).dt.total_seconds() / 3600
-    sae["hours_aware_to_recorded"] = hours.round(1)
+    # No awareness date from the site: aware_at is the receipt time and "0 h" would lie.
+    supplied = sae.get("aware_at_supplied", pd.Series(None, index=sae.index, dtype=object))
+    sae["awareness"] = supplied.map({True: "site", False: "not supplied"}).fillna("not recorded")
+    sae["hours_aware_to_recorded"] = hours.where(sae["awareness"] == "site").round(1)
     columns = [
         "subject_id",
         "site",
@@ -269,6 +272,7 @@ def sae_listing(events: pd.DataFrame) -> pd.DataFrame:
         "rt_relation",
         "systemic_relation",
         "outcome",
+        "awareness",
         "hours_aware_to_recorded",
     ]
     return sae.sort_values(["subject_id", "onset_day", "ctcae_term"])[columns].reset_index(
@@ -295,6 +299,7 @@ def deaths(population: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
                 "within_90_days_of_rt",
                 "rt_relation",
                 "systemic_relation",
+                "recorded_in",
             ]
         )
     died = died.merge(
@@ -309,6 +314,8 @@ def deaths(population: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     died["within_30_days_of_rt"] = after <= 30
     died["within_90_days_of_rt"] = after <= 90
     died["cause"] = died["ctcae_term"].fillna("not reported as an AE")
+    recorded = died.get("death_recorded_in")
+    died["recorded_in"] = "AE only" if recorded is None else recorded.fillna("AE only")
     return (
         died[
             [
@@ -320,6 +327,7 @@ def deaths(population: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
                 "within_90_days_of_rt",
                 "rt_relation",
                 "systemic_relation",
+                "recorded_in",
             ]
         ]
         .sort_values("subject_id")

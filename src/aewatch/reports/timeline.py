@@ -1,16 +1,17 @@
 """One patient's safety story for `aewatch subject ID`: RT courses with their fractions,
-systemic therapy, AEs with their grade history, lab grades and alerts, in the order staff
-would read them."""
+systemic therapy, AEs with their grade history, lab grades, disposition events and
+alerts, in the order staff would read them, at the same data cut as `counts`, `status`
+and the DSMB report (aewatch.reports.datacut)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from aewatch.reports.datacut import DataCut
 from aewatch.reports.snapshot import load_snapshot
 
 
@@ -25,19 +26,20 @@ class SubjectTimeline:
     ae_versions: pd.DataFrame
     labs: pd.DataFrame  # graded results only
     alerts: pd.DataFrame
+    dispositions: pd.DataFrame
 
 
 def subject_timeline(
-    session: Session, trial_pk: int, subject_id: str, as_of: datetime | None = None
+    session: Session, trial_pk: int, subject_id: str, cut: DataCut | None = None
 ) -> SubjectTimeline | None:
-    """None when the subject is unknown in this trial."""
+    """None when the subject is unknown in this trial (or not yet recorded at the cut)."""
     exists = session.execute(
         text("SELECT 1 FROM subjects WHERE trial_pk = :t AND subject_id = :s"),
         {"t": trial_pk, "s": subject_id},
     ).first()
     if exists is None:
         return None
-    snap = load_snapshot(session, trial_pk, as_of)
+    snap = load_snapshot(session, trial_pk, cut)
     mine = {
         name: frame[frame["subject_id"] == subject_id]
         for name, frame in (
@@ -47,6 +49,7 @@ def subject_timeline(
             ("history", snap.ae_history),
             ("labs", snap.labs),
             ("alerts", snap.alerts),
+            ("dispositions", snap.dispositions),
         )
     }
     history = mine["history"].sort_values(["onset_on", "ae_key", "version"])
@@ -57,7 +60,7 @@ def subject_timeline(
     current["grade_history"] = current["ae_pk"].map(grades)
     labs = mine["labs"]
     graded = labs[labs["tox_grade_low"].fillna(0).gt(0) | labs["tox_grade_high"].fillna(0).gt(0)]
-    subject_rows = mine["subjects"].to_dict("records")
+    subject_rows = mine["subjects"].drop(columns=["subject_pk", "created_at"]).to_dict("records")
     return SubjectTimeline(
         subject_id=subject_id,
         subject=subject_rows[0] if subject_rows else {"subject_id": subject_id},
@@ -108,6 +111,9 @@ def subject_timeline(
         ].reset_index(drop=True),
         alerts=mine["alerts"][
             ["kind", "status", "created_at", "sent_at", "acknowledged_at"]
+        ].reset_index(drop=True),
+        dispositions=mine["dispositions"][
+            ["start_on", "category", "decoded_term", "disposition"]
         ].reset_index(drop=True),
     )
 

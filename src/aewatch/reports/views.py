@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from aewatch.reports.datacut import DataCut
 from aewatch.reports.render import TableView, format_cell, frame_view
 from aewatch.reports.sections import ReportTables
 
@@ -60,8 +61,94 @@ def overview_view(frame: pd.DataFrame, population_n: int) -> TableView:
     )
 
 
-def build_views(tabs: ReportTables) -> dict[str, TableView]:
-    """Every table the template shows, by key."""
+def acute_late_view(
+    key: str, title: str, frame: pd.DataFrame, population_n: int, acute_days: int
+) -> TableView:
+    """SOC rows in bold, terms indented; patients n (%) by timing from RT."""
+    columns = ["acute", "acute_g3plus", "late", "late_g3plus", "unknown"]
+    rows, classes = [], []
+    for record in frame.to_dict("records"):
+        label = record["term"] if record["level"] == "term" else record["soc"]
+        rows.append([label, *[n_percent(int(record[c]), population_n) for c in columns]])
+        classes.append(record["level"])
+    headers = [
+        "SOC / CTCAE term",
+        f"Acute (≤ {acute_days} d) any",
+        "Acute G≥3",
+        f"Late (> {acute_days} d) any",
+        "Late G≥3",
+        "Onset unknown",
+    ]
+    note = (
+        f"By patient. Acute: onset at most {acute_days} days after the start of the latest "
+        "RT course before it; late: later. A patient can be in both."
+    )
+    return TableView(key, title, headers, rows, note, classes, numeric=[False] + [True] * 5)
+
+
+def rule_views(tabs: ReportTables) -> dict[str, dict[str, Any]]:
+    """Per rule: its appendix (open: definition, boundary, OC; closed: events, pending)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, section in sorted(tabs.rules.items()):
+        f = tabs.frames
+        out[name] = {
+            "name": name,
+            "state": section.status.state,
+            "headline": tabs.facts["rule_headlines"][name],
+            "definition": section.definition,
+            "boundary": boundary_view(name, tabs.boundaries.get(name, pd.DataFrame())),
+            "oc": frame_view(
+                f"rule-oc-{name}",
+                f"Operating characteristics: {name}",
+                f[f"rule_oc:{name}"],
+                {
+                    "p": "True toxicity rate",
+                    "p_stop": "P(declared too toxic)",
+                    "p_early": "P(stopped before N)",
+                    "expected_n": "Expected evaluable n",
+                },
+                note="Exact binomial recursion on the integer boundary (never simulated). "
+                "Each rule has its own false-alarm rate; with several rules the chance that "
+                "one fires is larger.",
+            ),
+            "events": frame_view(
+                f"rule-events-{name}",
+                f"Counted events: {name}",
+                f[f"rule_events:{name}"],
+                {
+                    "n": "Evaluable n",
+                    "subject_id": "Subject",
+                    "ctcae_term": "Term",
+                    "grade": "Grade",
+                    "onset_day": "Onset study day",
+                },
+                note="Each toxic patient once, with the first qualifying event in the window "
+                "(evaluable on its onset day); n is the patient's place in the rule's order.",
+                empty_text="No toxic patient.",
+            ),
+            "pending": frame_view(
+                f"rule-pending-{name}",
+                f"Pending patients: {name}",
+                f[f"rule_pending:{name}"],
+                {
+                    "subject_id": "Subject",
+                    "evaluable_on": "Evaluable on (if no toxicity)",
+                    "evaluable_day": "Study day",
+                    "days_from_cut": "Days after the cut",
+                    "waiting_for": "Waiting for",
+                },
+                note="At risk, outcome not yet known: each becomes evaluable on this date if "
+                "followed through the window without toxicity (earlier if toxic). A date "
+                "already past: the window has ended but no contact after it is recorded "
+                "(a lab, an AE, last contact): the follow-up data are awaited.",
+                empty_text="No pending patient.",
+            ),
+        }
+    return out
+
+
+def build_views(tabs: ReportTables, acute_days: int = 90) -> dict[str, TableView]:
+    """Every table the template shows, by key (the template picks those of its part)."""
     n = int(tabs.facts["safety_population"])
     f = tabs.frames
     by_patient = "By patient: each patient once per row, at the worst grade in that row."
@@ -107,22 +194,97 @@ def build_views(tabs: ReportTables) -> dict[str, TableView]:
             "patients",
             "Worst grade among records related to either.",
         ),
+        "ae_acute_late": acute_late_view(
+            "ae_acute_late",
+            "All-cause AEs: acute vs late, by patient",
+            f["ae_acute_late"],
+            n,
+            acute_days,
+        ),
+        "ae_rt_acute_late": acute_late_view(
+            "ae_rt_acute_late",
+            "RT-related AEs: acute vs late, by patient",
+            f["ae_rt_acute_late"],
+            n,
+            acute_days,
+        ),
         "sae_listing": frame_view(
             "sae_listing",
             "Serious adverse events",
             f["sae_listing"],
             {
                 "subject_id": "Subject",
-                "site": "Site",
+                "site": None,
                 "ctcae_term": "CTCAE term",
                 "grade": "Grade",
-                "onset_day": "Onset study day",
+                "onset_day": "Onset day",
                 "criteria": "Criteria",
                 "rt_relation": "RT relation",
                 "systemic_relation": "Systemic relation",
                 "outcome": "Outcome",
-                "hours_aware_to_recorded": "Hours aware→recorded",
+                "awareness": "Awareness date",
+                "hours_aware_to_recorded": "Hours to record",
             },
+            note="Onset day: study day. Hours to record: from the site's awareness to the "
+            'latest version recorded. Awareness date "not supplied": the site gave no '
+            "AEAWDTC, so aewatch's receipt time stands in and the delay is unknown (left "
+            "blank, not 0 h).",
+        ),
+        "sae_by_term": frame_view(
+            "sae_by_term",
+            "Serious adverse events by term",
+            f["sae_by_term"],
+            {
+                "ctcae_term": "CTCAE term",
+                "patients": "Patients",
+                "events": "Events",
+                "worst_grade": "Worst grade",
+            },
+            empty_text="No SAE.",
+        ),
+        "sae_timeliness_summary": frame_view(
+            "sae_timeliness_summary",
+            "SAE reporting timeliness",
+            f["sae_timeliness_summary"],
+            {"measure": "", "value": "n / hours"},
+            note="From awareness to the first serious version aewatch recorded. Without a "
+            "site awareness date the delay is unknown and is not counted as on time.",
+        ),
+        "sae_timeliness": frame_view(
+            "sae_timeliness",
+            "SAE timeliness, per SAE",
+            f["sae_timeliness"],
+            {
+                "subject_id": "Subject",
+                "site": "Site",
+                "ctcae_term": "CTCAE term",
+                "grade": "Grade",
+                "onset_day": "Onset study day",
+                "awareness": "Awareness date",
+                "hours_aware_to_recorded": "Hours aware→recorded",
+                "within_clock": "Within clock",
+            },
+            empty_text="No SAE.",
+        ),
+        "deaths_summary": frame_view(
+            "deaths_summary",
+            "Deaths by cause",
+            f["deaths_summary"],
+            {
+                "cause": "Cause (fatal AE)",
+                "deaths": "Deaths",
+                "within_30_days": "≤ 30 d after RT",
+                "within_90_days": "≤ 90 d after RT",
+            },
+            empty_text="No death.",
+        ),
+        "death_sources": frame_view(
+            "death_sources",
+            "Deaths by the domain that recorded them",
+            f["death_sources"],
+            {"recorded_in": "Recorded in", "deaths": "Deaths"},
+            note="A death recorded in one domain only (DM, DS or as a fatal AE) is a "
+            "reconciliation query for the site.",
         ),
         "deaths": frame_view(
             "deaths",
@@ -137,6 +299,7 @@ def build_views(tabs: ReportTables) -> dict[str, TableView]:
                 "within_90_days_of_rt": "≤ 90 d",
                 "rt_relation": "RT relation",
                 "systemic_relation": "Systemic relation",
+                "recorded_in": "Recorded in",
             },
         ),
         "treatment_changes": frame_view(
@@ -196,7 +359,33 @@ def build_views(tabs: ReportTables) -> dict[str, TableView]:
             "counted from them); from the DM field otherwise.",
         ),
         "disposition": frame_view(
-            "disposition", "Disposition (safety population)", f["disposition"]
+            "disposition",
+            "Disposition at the cut (safety population)",
+            f["disposition"],
+            {"status": "Status", "patients": "Patients", "percent": "%"},
+            note="The first that applies: died, lost to follow-up, withdrew, on second-line "
+            "therapy, progressed, completed. From DM and the DS domain (a death or withdrawal "
+            "in either counts) and fatal AEs.",
+        ),
+        "disposition_events": frame_view(
+            "disposition_events",
+            "Disposition events recorded (DS)",
+            f["disposition_events"],
+            {"disposition": "Disposition", "term": "DSDECOD", "patients": "Patients"},
+            empty_text="No DS disposition event received.",
+        ),
+        "disposition_listing": frame_view(
+            "disposition_listing",
+            "Patients not on study",
+            f["disposition_listing"],
+            {
+                "subject_id": "Subject",
+                "site": "Site",
+                "status": "Status",
+                "death_recorded_in": "Death recorded in",
+                "ds_events": "DS events (study day)",
+            },
+            empty_text="Every patient is on study.",
         ),
         "syndromes": frame_view(
             "syndromes",
@@ -212,6 +401,41 @@ def build_views(tabs: ReportTables) -> dict[str, TableView]:
             "tables (they would double-count the underlying lab AEs). Potential Hy's "
             "law needs clinical judgement in HCC.",
             empty_text="No derived RILD or Hy's law case.",
+        ),
+        "syndrome_counts": frame_view(
+            "syndrome_counts",
+            "Derived liver syndromes (RILD, potential Hy's law)",
+            f["syndrome_counts"],
+            {"ctcae_term": "Syndrome", "patients": "Patients"},
+            note="Derived by aewatch from labs and RT dates; not in the AE tables (they "
+            "would double-count the lab AEs). Potential Hy's law needs clinical judgement "
+            "in HCC. Listing with evidence: closed part.",
+            empty_text="No derived RILD or Hy's law case.",
+        ),
+        "edish_quadrants": frame_view(
+            "edish_quadrants",
+            "eDISH quadrants (peak post-baseline values)",
+            f["edish_quadrants"],
+            {"quadrant": "Quadrant", "patients": "Patients"},
+            note="Peak ALT or AST ≥ 3 × ULN and peak bilirubin ≥ 2 × ULN: potential Hy's law "
+            "(peaks need not be on the same day). Not assessable: no post-baseline "
+            "transaminase or bilirubin with a ULN.",
+        ),
+        "edish": frame_view(
+            "edish",
+            "Peak liver values per patient (× ULN)",
+            f["edish"][f["edish"]["quadrant"] != "Normal range"],
+            {
+                "subject_id": "Subject",
+                "peak_alt_x_uln": "ALT",
+                "peak_ast_x_uln": "AST",
+                "peak_alp_x_uln": "ALP",
+                "peak_bili_x_uln": "Bilirubin",
+                "peak_transaminase_x_uln": None,
+                "quadrant": "Quadrant",
+            },
+            note="Patients outside the normal quadrant; all patients are in the CSV files.",
+            empty_text="Every patient is in the normal quadrant.",
         ),
         "albi_shift": frame_view(
             "albi_shift",
@@ -240,9 +464,54 @@ def build_views(tabs: ReportTables) -> dict[str, TableView]:
         "blood_shifts": shift_view("blood_shifts", "Blood count shifts", f["blood_shifts"]),
         "rule_status": frame_view(
             "rule_status",
-            "Stopping rules: latest evaluation",
+            "Stopping rules at the data cut",
             f["rule_status"],
-            empty_text="No rule evaluation stored.",
+            {
+                "rule": "Rule",
+                "state": "State",
+                "evaluable_n": "Evaluable",
+                "toxic_n": "Toxic",
+                "stop_at": "Boundary now",
+                "cushion": "Cushion",
+                "crossed_at_n": "Crossed at n",
+                "crossed_on": "Crossed on",
+                "pending_n": "Pending",
+            },
+            note="Evaluated at the clinical cut on the data known at the knowledge time, as "
+            "aewatch status --cut does. A crossed rule stays crossed at the n where it "
+            "crossed (on the day that patient became evaluable); the boundary now and the "
+            "cushion are then no longer the question.",
+            empty_text="No stopping rule configured.",
+        ),
+        "deviation_counts": frame_view(
+            "deviation_counts",
+            "Protocol deviations",
+            f["deviation_counts"],
+            empty_text="No protocol deviation.",
+        ),
+        "deviations": frame_view(
+            "deviations",
+            "Protocol deviations, per record",
+            f["deviations"],
+            {"subject_id": "Subject", "deviation": "Deviation", "detail": "Detail"},
+            empty_text="No protocol deviation.",
+        ),
+        "data_currency": frame_view(
+            "data_currency",
+            "Data currency per site",
+            f["data_currency"],
+            {
+                "site": "Site",
+                "patients": "Patients",
+                "last_data_received": "Last data received",
+                "open_queries": "Open queries",
+                "open_rejected": "Rejected rows",
+                "held_rows": "Held (subject not in DM)",
+                "sae_clocks_overdue": "SAE clocks overdue",
+            },
+            note="Last data received: the day aewatch last stored a record of the site, any "
+            "domain. SAE clocks overdue: sponsor notification due by the cut and the alert "
+            "not acknowledged by the knowledge time.",
         ),
         "alerts_by_kind": frame_view(
             "alerts_by_kind", "Alerts queued this month, by kind", f["alerts_by_kind"]
@@ -318,18 +587,20 @@ def shift_view(key: str, title: str, frame: pd.DataFrame) -> TableView:
 def summary_paragraph(
     tabs: ReportTables,
     previous: ReportTables | None,
-    cut: datetime,
+    cut: DataCut,
     trial_id: str,
-    generated_at: datetime | None = None,
+    generated_at: datetime,
 ) -> str:
     """The paragraph the chair reads first: where we are, what changed, what needs action."""
     f, o = tabs.facts, tabs.facts["overview"]
     n = f["safety_population"]
     parts = []
-    if generated_at is not None and generated_at < cut:
-        parts.append("PROVISIONAL: generated before the end of the month.")
+    if cut.clinical_end is not None and (cut.known_at or generated_at) < cut.clinical_end:
+        parts.append("PROVISIONAL: the data are as known before the end of the period.")
+    known = cut.known_at or generated_at
     parts += [
-        f"{trial_id}, data cut {cut:%Y-%m-%d %H:%M} UTC: {f['enrolled']} of {f['planned']} "
+        f"{trial_id}, clinical cut {cut.clinical_day:%Y-%m-%d}, data as recorded by "
+        f"{known:%Y-%m-%d %H:%M} UTC: {f['enrolled']} of {f['planned']} "
         f"planned patients enrolled, {n} started radiotherapy (safety population).",
         f"{_np(o['Any adverse event'], n)} had a treatment-emergent AE, "
         f"{_np(o['Grade ≥ 3'], n)} grade ≥ 3, "
@@ -339,12 +610,11 @@ def summary_paragraph(
     rules = tabs.frames["rule_status"]
     for rule in rules.to_dict("records"):
         parts.append(
-            f"Stopping rule {rule['rule_name']}: {str(rule['state']).upper()} "
-            f"({int(rule['toxic_n'])} toxic of {int(rule['evaluable_n'])} evaluable; "
-            f"stop at {format_cell(rule['stop_at']) or 'n/a'})."
+            f"Stopping rule {rule['rule']}: {str(rule['state']).upper()} "
+            f"({tabs.facts['rule_headlines'][rule['rule']]})."
         )
     if rules.empty:
-        parts.append("No stopping-rule evaluation is stored yet.")
+        parts.append("No stopping rule is configured.")
     parts.append(changes_since(previous, tabs))
     parts.append(
         f"Data quality: {f['open_quarantine']} open quarantined row(s), "

@@ -65,6 +65,7 @@ class EvaluablePatient:
     reason: str  # toxic | completed window | died early | withdrawn early
     toxic_n: int  # cumulative toxic patients among the first n
     stop_at: int | None  # boundary checked at this n (None: not a look, or cannot stop)
+    event_key: str | None = None  # the AE (ae_key) that made the patient toxic
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,14 @@ class RuleStatus:
     crossed_regardless_of_pending: bool = False
     could_cross_with_pending: bool = False
     history: tuple[EvaluablePatient, ...] = ()
+    # When each pending patient becomes evaluable if followed without toxicity (RT end +
+    # window; None while RT has no end date), in the order of ``pending_subjects``.
+    pending_evaluable_on: tuple[datetime | None, ...] = ()
+
+    @property
+    def crossing(self) -> EvaluablePatient | None:
+        """The look at which the boundary was first met: what "crossed" latches on."""
+        return None if self.crossed_at_n is None else self.history[self.crossed_at_n - 1]
 
 
 @dataclass(frozen=True)
@@ -118,21 +127,35 @@ def evaluate_rule(
         PatientDates(str(subject), *values)
         for subject, *values in zip(patients["subject_id"].astype(str), *days.values(), strict=True)
     ]
-    onsets: list[tuple[str, datetime | None]] = []
+    onsets: list[tuple[str, datetime | None, str | None]] = []
     if not events.empty:  # no events yet: accept a frame without the columns too
         hits = events[rule.matches_events(events).to_numpy()]
-        onsets = list(zip(hits["subject_id"].astype(str), _python_days(hits["onset"]), strict=True))
+        keys = (
+            [None if k is None or k != k else str(k) for k in hits["ae_key"]]
+            if "ae_key" in hits
+            else [None] * len(hits)
+        )
+        onsets = list(
+            zip(
+                hits["subject_id"].astype(str),
+                _python_days(hits["onset"]),
+                keys,
+                strict=True,
+            )
+        )
     return evaluate_rows(rule, rows, onsets, as_of)
 
 
 def evaluate_rows(
     rule: StoppingRule,
     patients: Sequence[PatientDates],
-    onsets: Iterable[tuple[str, datetime | None]],
+    onsets: Iterable[tuple[str, datetime | None] | tuple[str, datetime | None, str | None]],
     as_of: datetime,
 ) -> RuleStatus:
     """The evaluation itself, on plain rows: ``onsets`` are the (subject, onset day) of
-    the events that match the rule. No pandas, so `aewatch status` starts fast."""
+    the events that match the rule, optionally with the event's ``ae_key`` as a third
+    item (the event that made the patient toxic: the earliest, then the lowest key).
+    No pandas, so `aewatch status` starts fast."""
     cutoff = _utc_moment(as_of)
     window = timedelta(days=rule.window_days)
     at_risk: dict[str, dict[str, Any]] = {}
@@ -154,15 +177,20 @@ def evaluate_rows(
             "died_on": died,
             "withdrawn_on": withdrawn,
             "toxic_on": None,
+            "toxic_event": None,
         }
-    for subject, onset in onsets:
+    for subject, onset, *key in onsets:
         patient = at_risk.get(subject)
         if patient is None or onset is None or onset > cutoff or onset < patient["rt_start"]:
             continue
         if patient["window_end"] is not None and onset > patient["window_end"]:
             continue
-        if patient["toxic_on"] is None or onset < patient["toxic_on"]:
-            patient["toxic_on"] = onset
+        event = key[0] if key else None
+        if patient["toxic_on"] is None or (onset, _key_order(event)) < (
+            patient["toxic_on"],
+            _key_order(patient["toxic_event"]),
+        ):
+            patient["toxic_on"], patient["toxic_event"] = onset, event
 
     evaluable, pending, excluded = [], [], []
     for p in at_risk.values():
@@ -204,6 +232,48 @@ def evaluate_rows(
     return _status(rule, cutoff, evaluable, pending, excluded)
 
 
+def status_row(status: RuleStatus) -> dict[str, Any]:
+    """One line of the rules table, as alerts, `aewatch status` and the report show it.
+
+    A crossed rule is told as it happened: the n at which it crossed, the day that
+    patient became evaluable, and the count and boundary then; the current count
+    follows. Its "cushion" is meaningless once crossed, so it is left empty.
+    """
+    crossing = status.crossing
+    return {
+        "rule": status.rule.name,
+        "state": status.state,
+        "evaluable_n": status.evaluable_n,
+        "toxic_n": status.toxic_n,
+        "stop_at": status.stop_at,
+        "cushion": None if crossing else status.cushion,
+        "crossed_at_n": crossing.n if crossing else None,
+        "crossed_on": crossing.evaluable_on.date().isoformat() if crossing else None,
+        "crossed_toxic_n": crossing.toxic_n if crossing else None,
+        "crossed_stop_at": crossing.stop_at if crossing else None,
+        "pending_n": len(status.pending_subjects),
+    }
+
+
+def crossing_text(row: dict[str, Any]) -> str:
+    """ "crossed at the 2nd evaluable patient on 2026-02-10 (2 toxic, boundary 2); now 3 of
+    14" — or the current count for a rule that has not crossed."""
+    now = f"{row['toxic_n']} toxic of {row['evaluable_n']} evaluable"
+    if row.get("crossed_at_n") is None:
+        stop = row.get("stop_at")
+        return f"{now}; stop at {stop}" if stop is not None else f"{now}; cannot stop yet"
+    return (
+        f"crossed at the {ordinal(int(row['crossed_at_n']))} evaluable patient on "
+        f"{row['crossed_on']} ({row['crossed_toxic_n']} toxic, boundary "
+        f"{row['crossed_stop_at']}); now {row['toxic_n']} of {row['evaluable_n']}"
+    )
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def what_if(status: RuleStatus, extra_toxicities: int) -> bool:
     """Would ``extra_toxicities`` more toxic patients, each a new evaluable patient, cross?"""
     if status.state == "crossed":
@@ -212,6 +282,11 @@ def what_if(status: RuleStatus, extra_toxicities: int) -> bool:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _key_order(key: str | None) -> tuple[bool, str]:
+    """Event keys in order, an event without one last."""
+    return (key is None, key or "")
 
 
 def _status(
@@ -238,6 +313,7 @@ def _status(
             reason=str(patient["status"]),
             toxic_n=count,
             stop_at=bound,
+            event_key=patient["toxic_event"] if is_toxic else None,
         )
         history.append(step)
         if crossed is None and bound is not None and count >= bound:
@@ -263,6 +339,7 @@ def _status(
         crossed_regardless_of_pending=future is not None and count >= future,
         could_cross_with_pending=future is not None and count + pending_n >= future,
         history=tuple(history),
+        pending_evaluable_on=tuple(p["window_end"] for p in pending),
     )
     if crossed is not None:
         return _replace(
@@ -295,13 +372,19 @@ def _replace(status: RuleStatus, **changes: Any) -> RuleStatus:
 
 
 def _utc_moment(value: Any) -> datetime:
-    """``as_of`` as an aware UTC datetime (a naive one is taken as UTC; a date as midnight)."""
+    """``as_of`` as an aware UTC datetime (a naive one is taken as UTC; a date, or ISO
+    text of a day, as midnight)."""
     if hasattr(value, "to_pydatetime"):  # a pandas Timestamp
         if value != value:  # NaT
             raise ValueError("as_of must be a date or datetime")
         moment = value.to_pydatetime()
     elif isinstance(value, datetime):
         moment = value
+    elif isinstance(value, str):  # ISO 8601, as a pandas Timestamp would read it
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"as_of must be a date or datetime, got {value!r}") from exc
     elif isinstance(value, date):
         moment = datetime(value.year, value.month, value.day)
     else:

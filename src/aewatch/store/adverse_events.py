@@ -159,6 +159,7 @@ def store_adverse_events(
                     "source_file_pk": file_pk,
                     "recorded_at": now,
                     "aware_at": _aware(aware_on, received or aware_default),
+                    "aware_at_supplied": aware_on is not None,
                 }
             )
         result.new_ae_versions = list(
@@ -178,7 +179,8 @@ def store_adverse_events(
 
 
 def _aware(aware_on: Any, default: datetime) -> datetime:
-    """The site's awareness date, if exported (AEAWDTC), else when aewatch received the file."""
+    """The site's awareness date, if exported (AEAWDTC), else when aewatch received the file
+    (``aware_at_supplied`` records which, so reports can say the date was not supplied)."""
     if aware_on is None:
         return default
     moment = datetime(aware_on.year, aware_on.month, aware_on.day, tzinfo=default.tzinfo)

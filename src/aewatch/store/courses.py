@@ -111,6 +111,7 @@ def save_courses(
                     "course_key": key,
                     **values,
                     "source_file_pk": file_pk,
+                    "created_at": now,
                     "updated_at": now,
                 },
             ).scalar_one()

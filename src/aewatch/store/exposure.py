@@ -91,7 +91,9 @@ def store_exposure_records(
     if is_new.any():
         rows = records(merged.loc[is_new], ["subject_pk", "record_key", *EX_CONTENT, "ROW"])
         for row in rows:
-            row.update(source_row=row.pop("ROW"), source_file_pk=file_pk, updated_at=now)
+            row.update(
+                source_row=row.pop("ROW"), source_file_pk=file_pk, created_at=now, updated_at=now
+            )
         session.connection().execute(table.insert(), rows)
     if changed.any():
         rows = records(merged.loc[changed], ["record_pk", *EX_CONTENT, "ROW"])

@@ -65,6 +65,7 @@ def store_labs(
         for row in rows:
             row["source_row"] = row.pop("ROW")
             row["source_file_pk"] = file_pk
+            row["created_at"] = now
             row["updated_at"] = now
         session.connection().execute(LabResult.__table__.insert(), rows)
     if changed.any():

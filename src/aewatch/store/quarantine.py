@@ -31,6 +31,7 @@ DATE_COLUMNS = {
     "AE": ("onset_on", "end_on", "aware_on"),
     "LB": ("collected_on",),
     "EX": ("start_on", "end_on"),
+    "DS": ("start_on",),
 }
 
 
@@ -230,7 +231,7 @@ class HeldRows:
 def waiting_rows(
     session: Session, trial_pk: int, subject_ids: list[str]
 ) -> tuple[list[HeldRows], int | None]:
-    """The held rows of these subjects by domain (EX, AE, LB), the latest export of an
+    """The held rows of these subjects by domain (EX, AE, LB, DS), the latest export of an
     identity winning when it was held twice (two exports before DM), and the last
     entry's id (for ``mark_applied``)."""
     table = QuarantineEntry.__table__
@@ -241,9 +242,9 @@ def waiting_rows(
     ).all()
     if not entries:
         return [], None
-    keys = {"AE": "ae_key", "LB": "lab_key", "EX": "record_key"}
+    keys = {"AE": "ae_key", "LB": "lab_key", "EX": "record_key", "DS": "event_key"}
     out = []
-    for domain in ("EX", "AE", "LB"):
+    for domain in ("EX", "AE", "LB", "DS"):
         group = [e for e in entries if e.domain == domain]
         if not group:
             continue

@@ -86,6 +86,7 @@ def store_subjects(
                     "trial_pk": trial_pk,
                     "subject_id": subject_id,
                     "study_id": study,
+                    "created_at": now,
                     "updated_at": now,
                     "source_file_pk": file_pk,
                     **values,

@@ -316,7 +316,7 @@ class WebApp:
                 "now": now,
                 "open_alerts": board.open_alerts(session, trial_pk, self.settings, now),
                 "rules": rules,
-                "counts": board.counts(session, self.settings, by),
+                "counts": board.counts(session, self.settings, by, now),
                 "report": board.latest_report(session, trial_pk),
             }
 
@@ -331,7 +331,7 @@ class WebApp:
 
         def read() -> dict[str, Any]:
             with self.runtime.sessions() as session:
-                return board.counts(session, self.settings, by)
+                return board.counts(session, self.settings, by, self.clock.now())
 
         return JSONResponse(await run_in_threadpool(read))
 

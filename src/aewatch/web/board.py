@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aewatch.models import Alert, Report, RuleStatusRecord
+from aewatch.models import Alert, Report
 
 COUNT_BY = ("term", "soc", "grade", "site", "subject")
 
@@ -140,49 +140,31 @@ class ReadOnlyTrial:
 
 
 def rule_views(runtime: Any) -> list[RuleView]:
-    """Each stopping rule now, exactly as `aewatch status` evaluates it."""
-    from aewatch.commands.status import current_status
-    from aewatch.db import frame_of
-    from aewatch.reports.counting import trial_pk_for
-    from aewatch.reports.oversight import boundary_rows, rule_trajectory
+    """Each stopping rule now, exactly as `aewatch status` evaluates it, drawn as the DSMB
+    report draws it: as it happened, the crossing latched where it crossed."""
+    from aewatch.commands.status import evaluate_statuses, status_rows
+    from aewatch.reports.oversight import boundary_rows
+    from aewatch.reports.stopping import trajectory
 
     settings = runtime.settings
-    statuses = current_status(ReadOnlyTrial(settings, runtime.sessions, runtime.clock))
-    with runtime.sessions() as session:
-        trial_pk = trial_pk_for(session, settings.trial.id)
-        history = frame_of(
-            session,
-            select(
-                RuleStatusRecord.id,
-                RuleStatusRecord.rule_name,
-                RuleStatusRecord.evaluated_at,
-                RuleStatusRecord.evaluable_n,
-                RuleStatusRecord.toxic_n,
-                RuleStatusRecord.stop_at,
-                RuleStatusRecord.state,
-            )
-            .where(RuleStatusRecord.trial_pk == (trial_pk or -1))
-            .order_by(RuleStatusRecord.id),
-            ["id", "rule_name", "evaluated_at", "evaluable_n", "toxic_n", "stop_at", "state"],
-        )
-    boundaries = boundary_rows(settings, history)
+    evaluated = evaluate_statuses(ReadOnlyTrial(settings, runtime.sessions, runtime.clock))
+    boundaries = boundary_rows(settings, _no_history())
     descriptions = {rule.name: rule.description for rule in settings.stopping_rules}
     views = []
-    for status in statuses:
+    for (state, _), status in zip(evaluated, status_rows(evaluated), strict=True):
         name = status["rule"]
-        trajectory = rule_trajectory(history, name)
-        points = tuple(
-            zip(
-                trajectory["evaluable_n"].astype(int),
-                trajectory["toxic_n"].astype(int),
-                strict=True,
+        steps = tuple(
+            (
+                int(row["n"]),
+                bool(row["toxic"]),
+                int(row["toxic_n"]),
+                None if _missing(row["stop_at"]) else int(row["stop_at"]),
+                bool(row["crossed_here"]),
             )
+            for row in trajectory(state).to_dict("records")
         )
-        now_point = (int(status["evaluable_n"]), int(status["toxic_n"]))
-        if not points or points[-1] != now_point:
-            points = (*points, now_point)  # the chart ends where the table stands
         boundary = boundaries.get(name)
-        steps = (
+        bounds = (
             ()
             if boundary is None
             else tuple(
@@ -190,11 +172,18 @@ def rule_views(runtime: Any) -> list[RuleView]:
                 for n, b in zip(boundary["n"], boundary["stop_at"], strict=True)
             )
         )
-        chart = _chart(name, steps, points, settings.trial.planned_enrolment)
+        chart = _chart(name, bounds, steps, settings.trial.planned_enrolment)
         views.append(
             RuleView(status=status, description=descriptions.get(name, ""), chart_src=chart)
         )
     return views
+
+
+def _no_history() -> Any:
+    """``boundary_rows`` takes the stored evaluations; the configured boundaries need none."""
+    import pandas as pd
+
+    return pd.DataFrame(columns=["rule_name", "stop_at", "evaluable_n"])
 
 
 def _missing(value: Any) -> bool:
@@ -206,8 +195,8 @@ def _missing(value: Any) -> bool:
 @lru_cache(maxsize=64)
 def _chart(
     name: str,
-    steps: tuple[tuple[int, int | None], ...],
-    points: tuple[tuple[int, int], ...],
+    bounds: tuple[tuple[int, int | None], ...],
+    steps: tuple[tuple[int, bool, int, int | None, bool], ...],
     planned: int,
 ) -> str:
     """The DSMB report's boundary chart, as a data: URI (the page loads nothing else).
@@ -217,31 +206,41 @@ def _chart(
     from aewatch.reports.charts import stopping_boundary_chart
     from aewatch.reports.render import svg_data_uri
 
-    boundary = pd.DataFrame(steps, columns=["n", "stop_at"]).astype({"stop_at": "Int64"})
-    trajectory = pd.DataFrame(points, columns=["evaluable_n", "toxic_n"])
+    boundary = pd.DataFrame(bounds, columns=["n", "stop_at"]).astype({"stop_at": "Int64"})
+    trajectory = pd.DataFrame(
+        steps, columns=["n", "toxic", "toxic_n", "stop_at", "crossed_here"]
+    ).astype({"stop_at": "Int64", "toxic": bool, "crossed_here": bool})
     return svg_data_uri(stopping_boundary_chart(name, boundary, trajectory, planned))
 
 
-def counts(session: Session, settings: Any, by: str) -> dict[str, Any]:
-    """The document `aewatch counts --by BY --format json` prints, from the same code."""
+def counts(session: Session, settings: Any, by: str, now: datetime) -> dict[str, Any]:
+    """The document `aewatch counts --by BY --format json` prints at its default data cut
+    (today, everything recorded), from the counting it is tested against."""
     from aewatch.reports.counting import count_adverse_events, trial_pk_for
+    from aewatch.reports.datacut import DataCut
 
     result = count_adverse_events(
         session,
         trial_pk_for(session, settings.trial.id),
         by=by,
+        cut=DataCut.at(None, None, now),
         safety_population=settings.trial.safety_population,
     )
     return result.document()
 
 
+# The board shows the open part only: the closed part (patient listings) is the DSMB's.
+BOARD_REPORT_KIND = "dsmb-open"
+
+
 def latest_report(session: Session, trial_pk: int | None) -> LatestReport | None:
-    """The most recent month's DSMB report (as generated; a rebuild replaces it)."""
+    """The most recent month's DSMB report, open part (as generated; a rebuild replaces
+    it)."""
     if trial_pk is None:
         return None
     row = session.scalars(
         select(Report)
-        .where(Report.trial_pk == trial_pk, Report.kind == "dsmb")
+        .where(Report.trial_pk == trial_pk, Report.kind == BOARD_REPORT_KIND)
         .order_by(Report.period.desc(), Report.generated_at.desc())
         .limit(1)
     ).first()
@@ -259,9 +258,11 @@ def latest_report(session: Session, trial_pk: int | None) -> LatestReport | None
 
 
 def report_file(session: Session, trial_pk: int | None, report_id: int, kind: str) -> Path | None:
-    """A stored report's file, only ever a path recorded by the report builder."""
+    """A stored open-part report's file, only ever a path recorded by the report builder."""
     row = session.get(Report, report_id)
     if row is None or trial_pk is None or row.trial_pk != trial_pk:
+        return None
+    if row.kind != BOARD_REPORT_KIND:
         return None
     path = row.html_path if kind == "html" else row.pdf_path
     return Path(path) if path and Path(path).is_file() else None
