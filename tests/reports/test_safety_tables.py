@@ -178,3 +178,58 @@ def test_a_late_sae_report_is_a_deviation() -> None:
         exposure.astype({"deviation": bool}), quarantine, timeliness, 60, 24
     )
     assert found.values.tolist() == [["X", "SAE recorded > 24 h after awareness", "Ascites: 30 h"]]
+
+
+def test_an_open_ex_query_is_listed_as_an_exposure_deviation_not_an_rt_course() -> None:
+    """EX carries the systemic drugs too: a sorafenib record's query is no RT course's."""
+    quarantine = pd.DataFrame(
+        [
+            {
+                "domain": "EX",
+                "state": "open",
+                "kind": "query",
+                "subject_id": "01-001",
+                "field": "EXDOSE",
+                "reason": "EXDOSE is empty",
+            },
+            {
+                "domain": "EX",
+                "state": "open",
+                "kind": "rejected",
+                "subject_id": "01-002",
+                "field": "EXSTDTC",
+                "reason": "not a date",
+            },
+            {
+                "domain": "EX",
+                "state": "resolved",
+                "kind": "query",
+                "subject_id": "01-003",
+                "field": "EXDOSE",
+                "reason": "EXDOSE is empty",
+            },
+            {
+                "domain": "AE",
+                "state": "open",
+                "kind": "query",
+                "subject_id": "01-004",
+                "field": "AEREL",
+                "reason": "missing",
+            },
+        ]
+    )
+    exposure = pd.DataFrame({"deviation": pd.Series([], dtype=bool)})
+    timeliness = pd.DataFrame({"within_clock": pd.Series([], dtype=object)})
+    found = currency.deviations(exposure, quarantine, timeliness, 60.0, 24.0)
+    assert found.to_dict("records") == [
+        {
+            "subject_id": "01-001",
+            "deviation": "exposure (EX) record queried",
+            "detail": "EXDOSE: EXDOSE is empty",
+        },
+        {
+            "subject_id": "01-002",
+            "deviation": "exposure (EX) record rejected",
+            "detail": "EXSTDTC: not a date",
+        },
+    ]

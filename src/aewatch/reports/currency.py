@@ -191,9 +191,10 @@ def deviations(
         rows.append(
             {
                 "subject_id": row["subject_id"],
-                "deviation": "RT course queried"
+                # EX holds the systemic drugs too: the detail names the field and reason.
+                "deviation": "exposure (EX) record queried"
                 if row["kind"] == "query"
-                else "RT course rejected",
+                else "exposure (EX) record rejected",
                 "detail": f"{row['field'] or ''}: {str(row['reason'])[:120]}",
             }
         )
