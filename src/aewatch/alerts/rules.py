@@ -105,6 +105,7 @@ def ae_context(
             "rt_relation": facts.rt_relation or "not assessed",
             "systemic_relation": facts.systemic_relation or "not assessed",
             "onset_study_day": facts.onset_study_day,
+            "onset_precision": facts.onset_precision,
             "outcome": (facts.outcome or "not reported").lower(),
             "origin": facts.origin,
         },
