@@ -137,11 +137,15 @@ def ae_facts(
         ),
         aware_at=aware_at,
         origin=origin,
-        onset_precision=_partial(getattr(version, "onset_precision", None)),
+        onset_precision=_partial(version, reference_start),
     )
 
 
-def _partial(precision: str | None) -> str | None:
+def _partial(version: Any, reference_start: date | None) -> str | None:
+    """The precision of a partial onset whose study day is shown (None otherwise)."""
+    precision = getattr(version, "onset_precision", None)
+    if getattr(version, "onset_on", None) is None or reference_start is None:
+        return None
     return precision if precision in ("month", "year") else None
 
 
