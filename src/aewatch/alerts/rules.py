@@ -114,6 +114,7 @@ def ae_context(
         "clock": {
             "susar_possible": susar.possible,
             "susar_treatments": list(susar.treatments),
+            "susar_reasons": list(susar.reasons),
             "fatal_or_life_threatening": susar.fatal_or_life_threatening,
             "deadlines": [
                 {"key": d.key, "label": d.label, "due_at": d.due_at.isoformat()}
