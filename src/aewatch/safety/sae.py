@@ -69,8 +69,23 @@ def is_related(relation: str | None) -> bool:
 
 def followup_reasons(previous: Any, current: Any) -> tuple[str, ...]:
     """Why a later version of a serious AE is news: worse grade, a new criterion, a new
-    outcome that matters (fatal, recovered). A downgrade or a cosmetic change is not."""
+    outcome that matters (fatal, recovered), and the changes that undo what was reported
+    (ICH E2D 5.3: follow-up information, including a downgrade, is reported): no longer
+    serious, a fatal outcome withdrawn, an attribution changed from related to not
+    related. A lower grade alone or a cosmetic change is not."""
     reasons: list[str] = []
+    if is_serious(previous) and not is_serious(current):
+        reasons.append("downgraded to non-serious")
+    if is_fatal(previous) and not is_fatal(current):
+        now = (current.outcome or "not reported").lower()
+        reasons.append(f"fatal outcome withdrawn (outcome now: {now})")
+    for label, name in (("RT", "rt_relation"), ("systemic therapy", "systemic_relation")):
+        before_relation, after_relation = getattr(previous, name), getattr(current, name)
+        if is_related(before_relation) and not is_related(after_relation):
+            reasons.append(
+                f"attribution to {label}: {before_relation} → {after_relation or 'not assessed'}"
+                " (no longer related)"
+            )
     if current.grade is not None and (previous.grade is None or current.grade > previous.grade):
         reasons.append(f"grade {previous.grade or '?'} → {current.grade}")
     added = [c for c in criteria_met(current) if c not in criteria_met(previous)]
