@@ -69,6 +69,8 @@ class AeFacts:
     origin: str
     # "month" or "year": the onset is partial and its study day imputed (safety.onsets).
     onset_precision: str | None = None
+    # False: the site gave no awareness date (AEAWDTC); aware_at is aewatch's receipt.
+    aware_at_supplied: bool | None = None
 
 
 def study_day(on: date | None, reference_start: date | None) -> int | None:
@@ -138,6 +140,7 @@ def ae_facts(
         aware_at=aware_at,
         origin=origin,
         onset_precision=_partial(version, reference_start),
+        aware_at_supplied=getattr(version, "aware_at_supplied", None),
     )
 
 

@@ -118,6 +118,7 @@ def ae_context(
         },
         "followup_reasons": list(reasons),
         "aware_at": facts.aware_at.isoformat(),
+        "aware_at_supplied": facts.aware_at_supplied,
         "clock": {
             "susar_possible": susar.possible,
             "susar_treatments": list(susar.treatments),
