@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from aewatch.reports import tables
-from aewatch.reports.datacut import IMPUTED_ONSET, DataCut
+from aewatch.reports.datacut import DataCut
 from aewatch.reports.snapshot import (
     load_dispositions,
     load_rt_courses,
@@ -28,6 +28,7 @@ from aewatch.reports.snapshot import (
     normalise_ae,
     run_query,
 )
+from aewatch.safety.onsets import IMPUTED_ONSET_SQL as IMPUTED_ONSET
 
 
 @dataclass(frozen=True)

@@ -55,13 +55,3 @@ class DataCut:
         knowledge = self.known_at or generated_at
         known = f"as recorded by {knowledge:%Y-%m-%d %H:%M} UTC" if knowledge else "as recorded now"
         return f"Clinical cut: {clinical}; knowledge: {known}."
-
-
-# The onset an AE is counted at, in SQL over ``ae_versions v`` and a first-RT column
-# ``f.first_rt_on``: a partial onset whose period contains the first RT day is taken as
-# that day (aewatch.safety.onsets, the same rule in pandas).
-IMPUTED_ONSET = (
-    "CASE WHEN f.first_rt_on IS NOT NULL AND v.onset_until IS NOT NULL"
-    " AND f.first_rt_on >= v.onset_on AND f.first_rt_on <= v.onset_until"
-    " THEN f.first_rt_on ELSE v.onset_on END"
-)

@@ -26,7 +26,8 @@ from datetime import date
 from typing import Any
 
 from aewatch.dbapi import ReadOnlyDatabase
-from aewatch.reports.datacut import IMPUTED_ONSET, DataCut
+from aewatch.reports.datacut import DataCut
+from aewatch.safety.onsets import IMPUTED_ONSET_SQL as IMPUTED_ONSET
 
 GRADES = (1, 2, 3, 4, 5)
 BY_KEYS: dict[str, tuple[str, ...]] = {

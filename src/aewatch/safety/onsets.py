@@ -19,6 +19,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pandas is imported by the callers that pass frames (fast CLI start)
     import pandas as pd
 
+# The same rule in SQL, over ``ae_versions v`` and a first-RT column ``f.first_rt_on``
+# (the counts and `aewatch status` read through the driver, without pandas).
+IMPUTED_ONSET_SQL = (
+    "CASE WHEN f.first_rt_on IS NOT NULL AND v.onset_until IS NOT NULL"
+    " AND f.first_rt_on >= v.onset_on AND f.first_rt_on <= v.onset_until"
+    " THEN f.first_rt_on ELSE v.onset_on END"
+)
+
 
 def impute_onset(
     onset_on: date | None, onset_until: date | None, first_rt: date | None
