@@ -147,12 +147,60 @@ class ClockSettings:
     susar_other_days: int = 15
 
 
+EXPECTED_OUTCOMES = ("fatal", "life-threatening")
+
+
+@dataclass(frozen=True)
+class ExpectedEvent:
+    """One term of the reference safety information and the severity it lists (ICH E2A
+    II.C: an event more severe than the RSI lists is unexpected).
+
+    A bare term (the short form, ``"Nausea"``) states no severity: any grade and outcome
+    of it is expected. A table states it: ``max_grade`` is the highest expected grade
+    (None: any), and a fatal or life-threatening event is expected only when
+    ``outcomes`` lists it."""
+
+    term: str
+    max_grade: int | None = None
+    outcomes: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.term.strip():
+            raise ConfigError("term: expected a CTCAE term, got an empty one")
+        if self.max_grade is not None and not 1 <= self.max_grade <= 5:
+            raise ConfigError(f"{self.term}: max_grade: expected 1-5, got {self.max_grade}")
+        listed = tuple(o.strip().lower() for o in self.outcomes or ())
+        unknown = sorted(set(listed) - set(EXPECTED_OUTCOMES))
+        if unknown:
+            raise ConfigError(
+                f"{self.term}: outcomes: unknown {unknown}; "
+                f"expected some of {list(EXPECTED_OUTCOMES)}"
+            )
+        if self.max_grade == 5 and "fatal" not in listed:
+            raise ConfigError(
+                f'{self.term}: max_grade 5 is death; list "fatal" in outcomes to expect it'
+            )
+        if self.outcomes is not None or self.max_grade is not None:
+            # A stated severity: what it does not list is not expected.
+            object.__setattr__(self, "outcomes", listed)
+
+
 @dataclass(frozen=True)
 class ExpectedEvents:
-    """CTCAE terms expected for each treatment: the reference for expectedness (SUSAR)."""
+    """CTCAE terms expected for each treatment: the reference for expectedness (SUSAR).
 
-    radiotherapy: tuple[str, ...] = ()
-    systemic: tuple[str, ...] = ()
+    Each entry is a bare term or a table ``{ term, max_grade, outcomes }``
+    (``ExpectedEvent``)."""
+
+    radiotherapy: tuple[ExpectedEvent, ...] = ()
+    systemic: tuple[ExpectedEvent, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("radiotherapy", "systemic"):
+            entries = tuple(
+                ExpectedEvent(e) if isinstance(e, str) else e for e in getattr(self, name)
+            )
+            object.__setattr__(self, name, entries)
 
 
 @dataclass(frozen=True)
@@ -318,6 +366,8 @@ def settings_from_mapping(
             f"{source}: [web].secret: the link secret is never written in the config file; "
             f"set the environment variable {ENV_PREFIX}WEB_SECRET instead"
         )
+    if isinstance(data.get("expected_events"), Mapping):
+        data["expected_events"] = _expected_entries(data["expected_events"])
     built = {
         name: _build(cls, data.get(name, {}), f"{source}: [{name}]")
         for name, cls in _SECTIONS.items()
@@ -482,6 +532,17 @@ def _build_source(name: str, table: Any, where: str) -> SourceMapping:
     )
 
 
+def _expected_entries(section: Mapping[str, Any]) -> dict[str, Any]:
+    """The short form of an expected event (a bare term) as its table ``{ term = ... }``."""
+    out = dict(section)
+    for name, entries in section.items():
+        if isinstance(entries, str):  # from an environment variable
+            entries = _parse_env_list(entries)
+        if isinstance(entries, list | tuple):
+            out[name] = [{"term": e} if isinstance(e, str) else e for e in entries]
+    return out
+
+
 def _build(cls: type, raw: Any, where: str) -> Any:
     raw = _expect_table(raw, where)
     hints = typing.get_type_hints(cls)
@@ -531,6 +592,10 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if is_dataclass(hint) and isinstance(hint, type):
         return _build(hint, value, where)
     if origin in (types.UnionType, typing.Union):
+        # ``X | None``: an optional key (TOML has no null, so a value is an X).
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return _coerce(args[0], value, where)
         raise ConfigError(f"{where}: unsupported type {hint}")  # pragma: no cover
     if hint is bool:
         if isinstance(value, bool):

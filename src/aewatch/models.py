@@ -234,6 +234,9 @@ class AeVersion(Base):
     action_taken: Mapped[str | None] = mapped_column(String(64))
     onset_on: Mapped[date | None] = mapped_column(Date)
     onset_precision: Mapped[str | None] = mapped_column(String(8))
+    # Last possible day of a partial onset (2026-03 → 2026-03-31); None for a full date.
+    # aewatch.safety.onsets imputes the onset from both ends and the first RT day.
+    onset_until: Mapped[date | None] = mapped_column(Date)
     end_on: Mapped[date | None] = mapped_column(Date)
     end_precision: Mapped[str | None] = mapped_column(String(8))
     aware_at: Mapped[datetime | None]

@@ -83,6 +83,20 @@ def _add_more(sessions: Any, settings: Any) -> None:
         b.subject("Q03", "S09", "2026-01-09", created_at=at("2026-02-15"))
         b.rt("Q03", 3, 10.0, "2026-01-15", "2026-01-17")
         b.ae("Q03", "Q-3", [ae_version("Fatigue", GEN, 2, "2026-01-28", "2026-02-15")])
+        # Onset known to the month, and that month holds the first RT day: it counts
+        # from the RT day (emergent), not from the 1st of the month (before RT).
+        b.subject("Q04", "S09", "2026-01-10")
+        b.rt("Q04", 5, 8.0, "2026-01-20", "2026-01-24")
+        partial = ae_version(
+            "Fatigue",
+            GEN,
+            3,
+            "2026-01-01",
+            "2026-01-26",
+            onset_until=date(2026, 1, 31),
+            onset_precision="month",
+        )
+        b.ae("Q04", "Q-4", [partial])
         # DS only: Q02 lost to follow-up, Q03's death; one undated death is no date.
         for subject, key, term, kind, day, recorded in (
             ("Q02", "DISPOSITION EVENT|LOST", "LOST TO FOLLOW-UP", "lost to follow-up",

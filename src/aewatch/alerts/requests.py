@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from aewatch.safety.onsets import impute_onset
+
 KINDS = (
     "sae-initial", "sae-followup", "death", "liver-event", "lab-derived", "threshold",
     "deviation", "site-silence", "ingest-failure", "reminder", "escalation",
@@ -65,6 +67,10 @@ class AeFacts:
     onset_study_day: int | None
     aware_at: datetime
     origin: str
+    # "month" or "year": the onset is partial and its study day imputed (safety.onsets).
+    onset_precision: str | None = None
+    # False: the site gave no awareness date (AEAWDTC); aware_at is aewatch's receipt.
+    aware_at_supplied: bool | None = None
 
 
 def study_day(on: date | None, reference_start: date | None) -> int | None:
@@ -97,7 +103,8 @@ def ae_facts(
     """Build facts from an ``AeVersion`` row (or anything with its attribute names).
 
     Only coded fields are read: the verbatim term, narrative and calendar dates never
-    reach an alert; the onset becomes a study day relative to ``reference_start``.
+    reach an alert; the onset becomes a study day relative to ``reference_start`` (a
+    partial onset whose period contains it is taken as that day, and says so).
     """
     grade = getattr(version, "grade", None)
     if grade is None:
@@ -122,10 +129,27 @@ def ae_facts(
         rt_relation=normalise_relation(getattr(version, "rt_relation", None)),
         systemic_relation=normalise_relation(getattr(version, "systemic_relation", None)),
         outcome=getattr(version, "outcome", None),
-        onset_study_day=study_day(getattr(version, "onset_on", None), reference_start),
+        onset_study_day=study_day(
+            impute_onset(
+                getattr(version, "onset_on", None),
+                getattr(version, "onset_until", None),
+                reference_start,
+            ),
+            reference_start,
+        ),
         aware_at=aware_at,
         origin=origin,
+        onset_precision=_partial(version, reference_start),
+        aware_at_supplied=getattr(version, "aware_at_supplied", None),
     )
+
+
+def _partial(version: Any, reference_start: date | None) -> str | None:
+    """The precision of a partial onset whose study day is shown (None otherwise)."""
+    precision = getattr(version, "onset_precision", None)
+    if getattr(version, "onset_on", None) is None or reference_start is None:
+        return None
+    return precision if precision in ("month", "year") else None
 
 
 _YES = {"Y", "YES", "TRUE", "1"}

@@ -48,11 +48,17 @@ def ae_alerts(
     previous: AeFacts | None, current: AeFacts, settings: Settings, now: datetime
 ) -> list[AlertRequest]:
     """SAE initial, SAE follow-up or death for one new AE version (at most one of them)."""
-    if not is_serious(current):
-        return []  # a downgrade never un-sends; it simply asks for nothing
     base = f"{current.trial_id}:{current.subject_id}:{current.ae_key}"
     was_serious = previous is not None and is_serious(previous)
-    if is_fatal(current) and not (previous is not None and is_fatal(previous)):
+    if not is_serious(current):
+        if not was_serious:
+            return []
+        # Downgraded to non-serious: the SAE's recipients hear it, on the same thread.
+        assert previous is not None
+        kind, priority = "sae-followup", PRIORITY_SAE
+        key = f"sae-followup:{base}:v{current.version}"
+        reasons = followup_reasons(previous, current)
+    elif is_fatal(current) and not (previous is not None and is_fatal(previous)):
         kind, key, priority = "death", f"death:{base}", PRIORITY_DEATH
         reasons = followup_reasons(previous, current) if was_serious else ()
     elif not was_serious:
@@ -101,18 +107,22 @@ def ae_context(
             "term": facts.ctcae_term or "uncoded term",
             "soc": facts.ctcae_soc,
             "grade": facts.grade,
+            "serious": is_serious(facts),
             "criteria": list(criteria_labels(criteria_met(facts))),
             "rt_relation": facts.rt_relation or "not assessed",
             "systemic_relation": facts.systemic_relation or "not assessed",
             "onset_study_day": facts.onset_study_day,
+            "onset_precision": facts.onset_precision,
             "outcome": (facts.outcome or "not reported").lower(),
             "origin": facts.origin,
         },
         "followup_reasons": list(reasons),
         "aware_at": facts.aware_at.isoformat(),
+        "aware_at_supplied": facts.aware_at_supplied,
         "clock": {
             "susar_possible": susar.possible,
             "susar_treatments": list(susar.treatments),
+            "susar_reasons": list(susar.reasons),
             "fatal_or_life_threatening": susar.fatal_or_life_threatening,
             "deadlines": [
                 {"key": d.key, "label": d.label, "due_at": d.due_at.isoformat()}

@@ -1,9 +1,10 @@
 """SDTM ISO 8601 dates, including partial ones, parsed column-wise.
 
 SDTM allows reduced precision (`2025-03`, `2025`) and times (`2025-03-04T10:30`).
-aewatch keeps the precision beside the date and imputes the *earliest* day of a
-partial period (2025-03 → 2025-03-01), so a partial onset that could fall on or
-after radiotherapy start is counted as treatment-emergent (safety_domain §5).
+aewatch keeps the precision beside the date, stores the *earliest* day of a partial
+period (2025-03 → 2025-03-01) and knows its last day (``period_end``): a partial onset
+whose period contains the first RT day is taken as on that day, so it is
+treatment-emergent (safety_domain §5; aewatch.safety.onsets).
 Precision is one of: day, month, year. Times are kept only as text (LBDTC).
 """
 
@@ -47,3 +48,15 @@ def parse_iso_dates(values: pd.Series) -> pd.DataFrame:
         },
         index=values.index,
     )
+
+
+def period_end(first: pd.Series, precision: pd.Series) -> pd.Series:
+    """The last day a partial date can mean (2025-03 → 2025-03-31, 2025 → 2025-12-31)."""
+    end = first.copy()
+    month = precision.eq("month").fillna(False).to_numpy(dtype=bool)
+    year = precision.eq("year").fillna(False).to_numpy(dtype=bool)
+    if month.any():
+        end[month] = first[month] + pd.offsets.MonthEnd(0)
+    if year.any():
+        end[year] = first[year] + pd.offsets.YearEnd(0)
+    return end

@@ -17,6 +17,8 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from aewatch.ingest.dates import period_end
+
 # Where no first enrolment is configured, only dates before this are too early.
 FLOOR = date(1900, 1, 1)
 
@@ -56,7 +58,7 @@ def implausible_dates(parsed: pd.DataFrame, window: DateWindow) -> pd.Series:
     and ``precision``.
     """
     first = parsed["date"]
-    last = _period_end(first, parsed["precision"])
+    last = period_end(first, parsed["precision"])
     latest = pd.Timestamp(window.latest)
     earliest = pd.Timestamp(window.earliest)
     future = (first > latest).fillna(False)
@@ -76,15 +78,3 @@ def date_reason(label: str, variable: str, text: str, kind: str, window: DateWin
             f"allowing {window.tolerance_days} {days} for time zones)"
         )
     return f"{label} {variable} '{text}' is before {window.why_early}"
-
-
-def _period_end(first: pd.Series, precision: pd.Series) -> pd.Series:
-    """The last day a partial date can mean (2025-03 → 2025-03-31, 2025 → 2025-12-31)."""
-    end = first.copy()
-    month = precision.eq("month").fillna(False).to_numpy(dtype=bool)
-    year = precision.eq("year").fillna(False).to_numpy(dtype=bool)
-    if month.any():
-        end[month] = first[month] + pd.offsets.MonthEnd(0)
-    if year.any():
-        end[year] = first[year] + pd.offsets.YearEnd(0)
-    return end

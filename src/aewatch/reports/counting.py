@@ -28,6 +28,7 @@ from aewatch.reports.snapshot import (
     normalise_ae,
     run_query,
 )
+from aewatch.safety.onsets import IMPUTED_ONSET_SQL as IMPUTED_ONSET
 
 
 @dataclass(frozen=True)
@@ -104,15 +105,16 @@ def _collapsed_events(
         course_cut += " AND r.start_on <= :cut_day"
         where.append("(v.onset_on IS NULL OR v.onset_on <= :cut_day)")
     if selection.since is not None:
-        where.append("v.onset_on >= :since")
+        where.append(f"{IMPUTED_ONSET} >= :since")
         params["since"] = selection.since
     if selection.min_grade is not None:
         where.append("v.grade >= :min_grade")
         params["min_grade"] = selection.min_grade
-    # Treatment-emergent (safety_domain §5): onset on/after the first RT day, or unknown.
+    # Treatment-emergent (safety_domain §5): onset on/after the first RT day, or unknown;
+    # a partial onset whose period contains the first RT day is taken as that day.
     emergent = (
         "CASE WHEN v.onset_on IS NULL OR f.first_rt_on IS NULL"
-        " OR v.onset_on >= f.first_rt_on THEN 1 ELSE 0 END"
+        " OR COALESCE(v.onset_until, v.onset_on) >= f.first_rt_on THEN 1 ELSE 0 END"
     )
     sql = (
         f"SELECT {selected}, {emergent} AS emergent"

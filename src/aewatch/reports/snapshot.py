@@ -21,6 +21,7 @@ from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.orm import Session
 
 from aewatch.reports.datacut import DataCut
+from aewatch.safety.onsets import impute_onsets
 
 AE_FLAGS = (
     "serious",
@@ -48,6 +49,8 @@ AE_COLUMNS = (
     "outcome",
     "action_taken",
     "onset_on",
+    "onset_precision",
+    "onset_until",
     "end_on",
     "aware_at",
     "aware_at_supplied",
@@ -103,13 +106,15 @@ def load_snapshot(
 
     cut = cut or DataCut()
     history = _ae_versions(session, trial_pk, cut, AE_COLUMNS, latest_only=facts_only)
+    rt_courses = load_rt_courses(session, trial_pk, cut)
+    history = impute_partial_onsets(history, rt_courses)
     dispositions = load_dispositions(session, trial_pk, cut)
     empty = pd.DataFrame()
     return Snapshot(
         trial_pk=trial_pk,
         cut=cut,
         subjects=load_subjects(session, trial_pk, cut, dispositions),
-        rt_courses=load_rt_courses(session, trial_pk, cut),
+        rt_courses=rt_courses,
         exposure=empty if facts_only else load_exposure(session, trial_pk, cut),
         ae=history if facts_only else latest_versions(history),
         ae_history=history,
@@ -122,6 +127,21 @@ def load_snapshot(
         rule_patients=load_patients(session, trial_pk, cut.known_at),
         rule_events=load_events(session, trial_pk, cut.known_at),
     )
+
+
+def impute_partial_onsets(ae: pd.DataFrame, rt_courses: pd.DataFrame) -> pd.DataFrame:
+    """``onset_on`` as counted: a partial onset whose period contains the patient's first
+    RT day is taken as that day (aewatch.safety.onsets); ``onset_precision`` still says
+    it is partial, so it is shown as ``2026-03 (month)``."""
+    if ae.empty or "onset_until" not in ae:
+        return ae
+    first = rt_courses.groupby("subject_id")["start_on"].min() if not rt_courses.empty else {}
+    first_rt = pd.to_datetime(ae["subject_id"].map(first))
+    out = ae.copy()
+    out["onset_on"] = impute_onsets(
+        pd.to_datetime(ae["onset_on"]), pd.to_datetime(ae["onset_until"]), first_rt
+    )
+    return out
 
 
 def load_adverse_events(
@@ -296,7 +316,7 @@ def _ae_versions(
         session,
         sql,
         params,
-        dates=tuple(c for c in ("onset_on", "end_on") if c in selected),
+        dates=tuple(c for c in ("onset_on", "onset_until", "end_on") if c in selected),
         times=tuple(c for c in ("recorded_at", "aware_at") if c in selected),
         bools=tuple(c for c in AE_FLAGS if c in selected),
     )

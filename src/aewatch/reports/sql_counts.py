@@ -27,6 +27,7 @@ from typing import Any
 
 from aewatch.dbapi import ReadOnlyDatabase
 from aewatch.reports.datacut import DataCut
+from aewatch.safety.onsets import IMPUTED_ONSET_SQL as IMPUTED_ONSET
 
 GRADES = (1, 2, 3, 4, 5)
 BY_KEYS: dict[str, tuple[str, ...]] = {
@@ -149,9 +150,13 @@ def _events_sql(
         first_rt_cut += " AND r.start_on <= :cut_day"
         where.append("(v.onset_on IS NULL OR v.onset_on <= :cut_day)")
     # Treatment-emergent (safety_domain §5): onset on/after the first RT day, or unknown.
-    where.append("(v.onset_on IS NULL OR f.first_rt_on IS NULL OR v.onset_on >= f.first_rt_on)")
+    # A partial onset whose period contains the first RT day is taken as that day.
+    where.append(
+        "(v.onset_on IS NULL OR f.first_rt_on IS NULL"
+        " OR COALESCE(v.onset_until, v.onset_on) >= f.first_rt_on)"
+    )
     if since is not None:
-        where.append("v.onset_on >= :since")
+        where.append(f"{IMPUTED_ONSET} >= :since")
         params["since"] = since
     if min_grade is not None:
         where.append("v.grade >= :min_grade")

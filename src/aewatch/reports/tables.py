@@ -275,9 +275,20 @@ def sae_listing(events: pd.DataFrame) -> pd.DataFrame:
         "awareness",
         "hours_aware_to_recorded",
     ]
-    return sae.sort_values(["subject_id", "onset_day", "ctcae_term"])[columns].reset_index(
-        drop=True
-    )
+    listing = sae.sort_values(["subject_id", "onset_day", "ctcae_term"]).reset_index(drop=True)
+    listing["onset_day"] = onset_day_text(listing)
+    return listing[columns]
+
+
+def onset_day_text(events: pd.DataFrame) -> pd.Series:
+    """The onset study day, saying when it was imputed from a partial date: a month-only
+    onset is shown ``1 (imputed; onset known to the month)``, never as an exact day."""
+    days = events["onset_day"].astype(object).where(events["onset_day"].notna(), None)
+    if "onset_precision" not in events:
+        return days
+    partial = events["onset_precision"].isin(["month", "year"]).fillna(False) & days.notna()
+    note = " (imputed; onset known to the " + events["onset_precision"].astype(str) + ")"
+    return days.where(~partial, days.astype(str) + note)
 
 
 def deaths(population: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from aewatch.reports.datacut import DataCut
 from aewatch.reports.snapshot import load_snapshot
+from aewatch.safety.onsets import onset_text
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,11 @@ def subject_timeline(
     )
     current = history.drop_duplicates("ae_pk", keep="last").copy()
     current["grade_history"] = current["ae_pk"].map(grades)
+    # A partial onset is shown as such (2026-03 (month)), never as the day it is taken as.
+    current["onset_on"] = [
+        onset_text(on, precision)
+        for on, precision in zip(current["onset_on"], current["onset_precision"], strict=True)
+    ]
     labs = mine["labs"]
     graded = labs[labs["tox_grade_low"].fillna(0).gt(0) | labs["tox_grade_high"].fillna(0).gt(0)]
     subject_rows = mine["subjects"].drop(columns=["subject_pk", "created_at"]).to_dict("records")

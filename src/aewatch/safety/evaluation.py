@@ -138,12 +138,29 @@ def evaluate_rule(
         onsets = list(
             zip(
                 hits["subject_id"].astype(str),
-                _python_days(hits["onset"]),
+                _python_days(_imputed_onsets(hits, patients)),
                 keys,
                 strict=True,
             )
         )
     return evaluate_rows(rule, rows, onsets, as_of)
+
+
+def _imputed_onsets(hits: pd.DataFrame, patients: pd.DataFrame) -> pd.Series:
+    """A partial onset whose period contains the first RT day counts from that day
+    (aewatch.safety.onsets), so it is inside the toxicity window."""
+    import pandas as pd
+
+    from aewatch.safety.onsets import impute_onsets
+
+    if "onset_until" not in hits or hits.empty:
+        return hits["onset"]
+    first_rt = (
+        hits["subject_id"]
+        .astype(str)
+        .map(dict(zip(patients["subject_id"].astype(str), patients["rt_start"], strict=True)))
+    )
+    return impute_onsets(hits["onset"], hits["onset_until"], pd.to_datetime(first_rt, utc=True))
 
 
 def evaluate_rows(

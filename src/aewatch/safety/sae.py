@@ -69,8 +69,23 @@ def is_related(relation: str | None) -> bool:
 
 def followup_reasons(previous: Any, current: Any) -> tuple[str, ...]:
     """Why a later version of a serious AE is news: worse grade, a new criterion, a new
-    outcome that matters (fatal, recovered). A downgrade or a cosmetic change is not."""
+    outcome that matters (fatal, recovered), and the changes that undo what was reported
+    (ICH E2D 5.3: follow-up information, including a downgrade, is reported): no longer
+    serious, a fatal outcome withdrawn, an attribution changed from related to not
+    related. A lower grade alone or a cosmetic change is not."""
     reasons: list[str] = []
+    if is_serious(previous) and not is_serious(current):
+        reasons.append("downgraded to non-serious")
+    if is_fatal(previous) and not is_fatal(current):
+        now = (current.outcome or "not reported").lower()
+        reasons.append(f"fatal outcome withdrawn (outcome now: {now})")
+    for label, name in (("RT", "rt_relation"), ("systemic therapy", "systemic_relation")):
+        before_relation, after_relation = getattr(previous, name), getattr(current, name)
+        if is_related(before_relation) and not is_related(after_relation):
+            reasons.append(
+                f"attribution to {label}: {before_relation} → {after_relation or 'not assessed'}"
+                " (no longer related)"
+            )
     if current.grade is not None and (previous.grade is None or current.grade > previous.grade):
         reasons.append(f"grade {previous.grade or '?'} → {current.grade}")
     added = [c for c in criteria_met(current) if c not in criteria_met(previous)]
@@ -88,23 +103,64 @@ class SusarAssessment:
     possible: bool
     treatments: tuple[str, ...]  # "radiotherapy", "systemic therapy"
     fatal_or_life_threatening: bool
+    # Why each treatment's event is unexpected, in the safety officer's words.
+    reasons: tuple[str, ...] = ()
 
 
 def susar_assessment(
-    facts: Any, expected_rt: Iterable[str], expected_systemic: Iterable[str]
+    facts: Any, expected_rt: Iterable[Any], expected_systemic: Iterable[Any]
 ) -> SusarAssessment:
-    """Expectedness comes from the configured term lists only; never inferred (§2.3)."""
-    term = (facts.ctcae_term or "").strip().casefold()
+    """Expectedness comes from the configured reference safety information only; never
+    inferred (§2.3). An expected term is unexpected at a severity beyond what the entry
+    lists (ICH E2A II.C): a higher grade than its ``max_grade``, or a fatal or
+    life-threatening event whose outcome its ``outcomes`` do not list. Entries are
+    terms or ``aewatch.config.ExpectedEvent``-like objects."""
+    term = (facts.ctcae_term or "").strip()
     treatments: list[str] = []
+    reasons: list[str] = []
     for name, relation, expected in (
         ("radiotherapy", facts.rt_relation, expected_rt),
         ("systemic therapy", facts.systemic_relation, expected_systemic),
     ):
-        if is_related(relation) and term not in {t.casefold() for t in expected}:
+        if not is_related(relation):
+            continue
+        why = unexpected_because(facts, term, expected)
+        if why is not None:
             treatments.append(name)
+            reasons.append(f"{name}: {why}")
     serious = is_serious(facts)
     return SusarAssessment(
         possible=serious and bool(treatments),
         treatments=tuple(treatments) if serious else (),
         fatal_or_life_threatening=is_fatal(facts) or bool(facts.life_threatening),
+        reasons=tuple(reasons) if serious else (),
     )
+
+
+def unexpected_because(facts: Any, term: str, expected: Iterable[Any]) -> str | None:
+    """Why ``facts`` is unexpected against one treatment's entries (None: expected)."""
+    entry = next((e for e in expected if _term_of(e).strip().casefold() == term.casefold()), None)
+    label = term or "the uncoded term"
+    if entry is None:
+        return f"{label} is not in its expected events"
+    max_grade = getattr(entry, "max_grade", None)
+    outcomes = getattr(entry, "outcomes", None)
+    listed = _listed(max_grade, outcomes)
+    if outcomes is not None and is_fatal(facts) and "fatal" not in outcomes:
+        return f"fatal {label}; expected {listed}"
+    if outcomes is not None and facts.life_threatening and "life-threatening" not in outcomes:
+        return f"life-threatening {label}; expected {listed}"
+    if max_grade is not None and facts.grade is not None and facts.grade > max_grade:
+        return f"grade {facts.grade} {label}; expected {listed}"
+    return None
+
+
+def _term_of(entry: Any) -> str:
+    return entry if isinstance(entry, str) else str(entry.term)
+
+
+def _listed(max_grade: int | None, outcomes: tuple[str, ...] | None) -> str:
+    grades = "at any grade" if max_grade is None else f"up to grade {max_grade}"
+    if not outcomes:
+        return f"{grades}, not fatal or life-threatening" if outcomes is not None else grades
+    return f"{grades}, {' or '.join(outcomes)} listed"

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from aewatch.db import frame_of
+from aewatch.ingest.dates import period_end
 from aewatch.models import AdverseEvent, AeVersion
 from aewatch.store.frames import content_hash, records
 from aewatch.store.result import StoreResult
@@ -126,6 +127,7 @@ def store_adverse_events(
         )
     write = merged.loc[is_new | changed]
     if not write.empty:
+        write = write.assign(onset_until=_onset_until(write))
         rows = records(
             write,
             [
@@ -134,6 +136,7 @@ def store_adverse_events(
                 "content_hash",
                 "ROW",
                 *AE_CONTENT,
+                "onset_until",
                 "aware_on",
                 "ctcae_term",
                 "ctcae_soc",
@@ -176,6 +179,17 @@ def store_adverse_events(
     result.versions = int((is_new | changed).sum())
     result.touched_subjects.update(pks)
     return result
+
+
+def _onset_until(frame: pd.DataFrame) -> pd.Series:
+    """The last possible day of a partial onset (None for a full or unknown date)."""
+    if "onset_precision" not in frame:
+        return pd.Series(None, index=frame.index, dtype=object)
+    precision = frame["onset_precision"].astype("string")
+    first = pd.to_datetime(frame["onset_on"], errors="coerce")
+    partial = precision.isin(["month", "year"]).fillna(False) & first.notna()
+    last = period_end(first, precision)
+    return last.dt.date.where(partial, None).astype(object)
 
 
 def _aware(aware_on: Any, default: datetime) -> datetime:

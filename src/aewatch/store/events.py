@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Row, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Row, exists, select
+from sqlalchemy.orm import Session, aliased
 
 from aewatch.models import AdverseEvent, AeVersion, RtCourse, Subject
 
@@ -14,7 +15,8 @@ def versions_with_subjects(
     session: Session, version_ids: Sequence[int], *, serious_only: bool = False
 ) -> list[Row[tuple[AeVersion, AdverseEvent, Subject]]]:
     """AE versions with their AE and subject; ``serious_only`` keeps those an SAE,
-    death or fatal-outcome alert may be about."""
+    death or fatal-outcome alert may be about, and those whose previous version was
+    serious (a downgrade to non-serious is a follow-up)."""
     statement = (
         select(AeVersion, AdverseEvent, Subject)
         .join(AdverseEvent, AeVersion.ae_pk == AdverseEvent.id)
@@ -23,13 +25,18 @@ def versions_with_subjects(
         .order_by(AeVersion.id)
     )
     if serious_only:
-        statement = statement.where(
-            AeVersion.serious
-            | AeVersion.death
-            | (AeVersion.grade >= 5)
-            | (AeVersion.outcome == "FATAL")
+        before = aliased(AeVersion)
+        was_serious = exists().where(
+            before.ae_pk == AeVersion.ae_pk,
+            before.version == AeVersion.version - 1,
+            _serious(before),
         )
+        statement = statement.where(_serious(AeVersion) | was_serious)
     return list(session.execute(statement).all())
+
+
+def _serious(version: Any) -> Any:
+    return version.serious | version.death | (version.grade >= 5) | (version.outcome == "FATAL")
 
 
 def previous_version(session: Session, ae_pk: int, version: int) -> AeVersion | None:

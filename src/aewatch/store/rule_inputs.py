@@ -106,6 +106,7 @@ def load_events(session: Session, trial_pk: int, known_at: datetime | None = Non
             Subject.subject_id,
             AdverseEvent.ae_key,
             AeVersion.onset_on,
+            AeVersion.onset_until,
             AeVersion.grade,
             AeVersion.ctcae_term,
             AeVersion.ctcae_soc,
@@ -121,6 +122,7 @@ def load_events(session: Session, trial_pk: int, known_at: datetime | None = Non
             "subject_id",
             "ae_key",
             "onset",
+            "onset_until",
             "grade",
             "ctcae_term",
             "ctcae_soc",
@@ -131,6 +133,10 @@ def load_events(session: Session, trial_pk: int, known_at: datetime | None = Non
         ],
     )
     frame["onset"] = pd.to_datetime(frame["onset"], format="ISO8601").dt.tz_localize("UTC")
+    # Last day of a partial onset: the rule takes it as the first RT day when inside.
+    frame["onset_until"] = pd.to_datetime(frame["onset_until"], format="ISO8601").dt.tz_localize(
+        "UTC"
+    )
     frame["grade"] = pd.to_numeric(frame["grade"]).astype("Int64")
     frame["serious"] = frame["serious"].fillna(False).astype(bool)
     frame["derived"] = frame["ctcae_term"].where(frame["origin"] == "syndrome")

@@ -17,6 +17,7 @@ from typing import Any
 from aewatch.dbapi import ReadOnlyDatabase
 from aewatch.safety.disposition import DEATH, LOST, WITHDRAWAL
 from aewatch.safety.evaluation import PatientDates, utc_day
+from aewatch.safety.onsets import IMPUTED_ONSET_SQL
 
 EVENT_FIELDS = (
     "subject_id",
@@ -95,11 +96,18 @@ def load_events(
     if min_grade is not None:
         where += " AND (a.origin = 'syndrome' OR v.grade >= :min_grade)"
         params["min_grade"] = int(min_grade)
+    # A partial onset whose period holds the first RT day counts from that day, as the
+    # ingest transaction's evaluation takes it (aewatch.safety.onsets).
+    first_rt = (
+        "LEFT JOIN (SELECT subject_pk, MIN(start_on) AS first_rt_on FROM rt_courses"
+        f" WHERE {_known('created_at', known_at, params)} GROUP BY subject_pk) f"
+        " ON f.subject_pk = s.id"
+    )
     rows = db.rows(
-        "SELECT s.subject_id, a.ae_key, v.onset_on, v.grade, v.ctcae_term, v.ctcae_soc,"
-        " v.rt_relation, v.systemic_relation, v.serious, a.origin FROM ae_versions v"
-        " JOIN adverse_events a ON v.ae_pk = a.id JOIN subjects s ON a.subject_pk = s.id"
-        f" WHERE {where}",
+        f"SELECT s.subject_id, a.ae_key, {IMPUTED_ONSET_SQL}, v.grade, v.ctcae_term,"
+        " v.ctcae_soc, v.rt_relation, v.systemic_relation, v.serious, a.origin"
+        " FROM ae_versions v JOIN adverse_events a ON v.ae_pk = a.id"
+        f" JOIN subjects s ON a.subject_pk = s.id {first_rt} WHERE {where}",
         params,
     )
     events = []
