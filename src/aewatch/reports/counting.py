@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from aewatch.reports import tables
-from aewatch.reports.datacut import DataCut
+from aewatch.reports.datacut import EMERGENT_SQL, DataCut, cut_clauses
 from aewatch.reports.snapshot import (
     load_dispositions,
     load_rt_courses,
@@ -87,35 +87,15 @@ def _collapsed_events(
         extra += ["v.rt_relation", "v.systemic_relation"]
     selected = ", ".join(["a.subject_pk", "v.ctcae_soc", "v.ctcae_term", "v.grade", *extra])
     params: dict[str, Any] = {"trial": trial_pk}
-    where = ["a.trial_pk = :trial", "a.origin <> 'syndrome'"]
-    course_cut = ""
-    if cut.known_at is None:
-        where.append("v.is_current = :yes")
-        params["yes"] = True
-    else:
-        params["as_of"] = cut.known_at
-        course_cut += " AND (r.created_at IS NULL OR r.created_at <= :as_of)"
-        where.append(
-            "v.version = (SELECT MAX(w.version) FROM ae_versions w"
-            " WHERE w.ae_pk = v.ae_pk AND w.recorded_at <= :as_of)"
-        )
-    if cut.clinical_day is not None:
-        # Clinical cut: an AE counts by its onset; one without an onset date is kept.
-        params["cut_day"] = cut.clinical_day
-        course_cut += " AND r.start_on <= :cut_day"
-        where.append("(v.onset_on IS NULL OR v.onset_on <= :cut_day)")
+    clauses, course_cut = cut_clauses(cut, params)
+    where = ["a.trial_pk = :trial", "a.origin <> 'syndrome'", *clauses]
     if selection.since is not None:
         where.append(f"{IMPUTED_ONSET} >= :since")
         params["since"] = selection.since
     if selection.min_grade is not None:
         where.append("v.grade >= :min_grade")
         params["min_grade"] = selection.min_grade
-    # Treatment-emergent (safety_domain §5): onset on/after the first RT day, or unknown;
-    # a partial onset whose period contains the first RT day is taken as that day.
-    emergent = (
-        "CASE WHEN v.onset_on IS NULL OR f.first_rt_on IS NULL"
-        " OR COALESCE(v.onset_until, v.onset_on) >= f.first_rt_on THEN 1 ELSE 0 END"
-    )
+    emergent = f"CASE WHEN {EMERGENT_SQL} THEN 1 ELSE 0 END"
     sql = (
         f"SELECT {selected}, {emergent} AS emergent"
         " FROM ae_versions v JOIN adverse_events a ON a.id = v.ae_pk"

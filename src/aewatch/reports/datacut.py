@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -55,3 +56,36 @@ class DataCut:
         knowledge = self.known_at or generated_at
         known = f"as recorded by {knowledge:%Y-%m-%d %H:%M} UTC" if knowledge else "as recorded now"
         return f"Clinical cut: {clinical}; knowledge: {known}."
+
+
+# Treatment-emergent (safety_domain §5), in SQL over ``ae_versions v`` and a first-RT column
+# ``f.first_rt_on``: onset on/after the first RT day, or unknown; a partial onset whose
+# period contains the first RT day is taken as that day (aewatch.safety.onsets).
+EMERGENT_SQL = (
+    "(v.onset_on IS NULL OR f.first_rt_on IS NULL"
+    " OR COALESCE(v.onset_until, v.onset_on) >= f.first_rt_on)"
+)
+
+
+def cut_clauses(cut: DataCut, params: dict[str, Any]) -> tuple[list[str], str]:
+    """The cut in SQL, for the report's counts and the CLI's alike: conditions on the AE
+    version ``v`` (the version known at the cut; onset on or before the clinical day, an
+    unknown onset kept), and the condition on RT courses ``r`` that give the first RT day.
+    Binds its parameters into ``params``."""
+    where: list[str] = []
+    course_cut = ""
+    if cut.known_at is None:
+        where.append("v.is_current = :yes")
+        params["yes"] = True
+    else:
+        params["as_of"] = cut.known_at
+        course_cut += " AND (r.created_at IS NULL OR r.created_at <= :as_of)"
+        where.append(
+            "v.version = (SELECT MAX(w.version) FROM ae_versions w"
+            " WHERE w.ae_pk = v.ae_pk AND w.recorded_at <= :as_of)"
+        )
+    if cut.clinical_day is not None:
+        params["cut_day"] = cut.clinical_day
+        course_cut += " AND r.start_on <= :cut_day"
+        where.append("(v.onset_on IS NULL OR v.onset_on <= :cut_day)")
+    return where, course_cut

@@ -26,7 +26,7 @@ from datetime import date
 from typing import Any
 
 from aewatch.dbapi import ReadOnlyDatabase
-from aewatch.reports.datacut import DataCut
+from aewatch.reports.datacut import EMERGENT_SQL, DataCut, cut_clauses
 from aewatch.safety.onsets import IMPUTED_ONSET_SQL as IMPUTED_ONSET
 
 GRADES = (1, 2, 3, 4, 5)
@@ -132,29 +132,14 @@ def _events_sql(
     serious: bool,
     since: date | None,
 ) -> str:
-    where = ["a.trial_pk = :trial", "a.origin <> 'syndrome'", "v.grade BETWEEN 1 AND 5"]
-    first_rt_cut = ""
-    if cut.known_at is None:
-        where.append("v.is_current = :yes")
-        params["yes"] = True
-    else:
-        params["as_of"] = cut.known_at
-        first_rt_cut += " AND (r.created_at IS NULL OR r.created_at <= :as_of)"
-        where.append(
-            "v.version = (SELECT MAX(w.version) FROM ae_versions w"
-            " WHERE w.ae_pk = v.ae_pk AND w.recorded_at <= :as_of)"
-        )
-    if cut.clinical_day is not None:
-        # Clinical cut: an AE counts by its onset; one without an onset date is kept.
-        params["cut_day"] = cut.clinical_day
-        first_rt_cut += " AND r.start_on <= :cut_day"
-        where.append("(v.onset_on IS NULL OR v.onset_on <= :cut_day)")
-    # Treatment-emergent (safety_domain §5): onset on/after the first RT day, or unknown.
-    # A partial onset whose period contains the first RT day is taken as that day.
-    where.append(
-        "(v.onset_on IS NULL OR f.first_rt_on IS NULL"
-        " OR COALESCE(v.onset_until, v.onset_on) >= f.first_rt_on)"
-    )
+    clauses, first_rt_cut = cut_clauses(cut, params)
+    where = [
+        "a.trial_pk = :trial",
+        "a.origin <> 'syndrome'",
+        "v.grade BETWEEN 1 AND 5",
+        *clauses,
+        EMERGENT_SQL,
+    ]
     if since is not None:
         where.append(f"{IMPUTED_ONSET} >= :since")
         params["since"] = since
