@@ -284,7 +284,7 @@ def _register_feature_commands() -> None:
     """Each feature module adds its own commands; a missing one must not break the rest."""
     import importlib
 
-    for name in ("grading", "rules", "status", "alerts", "reports", "web"):
+    for name in ("grading", "rules", "status", "alerts", "queries", "reports", "web"):
         try:
             module = importlib.import_module(f"aewatch.commands.{name}")
         except ModuleNotFoundError as exc:

@@ -196,7 +196,7 @@ class AdverseEvent(Base):
     created_at: Mapped[datetime]
 
     versions: Mapped[list[AeVersion]] = relationship(
-        back_populates="adverse_event", order_by="AeVersion.version"
+        back_populates="adverse_event", order_by="AeVersion.version", foreign_keys="AeVersion.ae_pk"
     )
 
 
@@ -253,8 +253,15 @@ class AeVersion(Base):
     evidence: Mapped[dict[str, Any] | None]
     # Why a date of this version was implausible (then stored as unknown); None: plausible.
     implausible: Mapped[str | None] = mapped_column(Text)
+    # Why this version no longer counts (None: it counts): a derived AE the site's own
+    # report replaced (``superseded_by`` names that site AE), or a removal a person
+    # confirmed. Every count, rule and listing reads only versions not set aside.
+    set_aside: Mapped[str | None] = mapped_column(Text)
+    superseded_by: Mapped[int | None] = mapped_column(ForeignKey("adverse_events.id"))
 
-    adverse_event: Mapped[AdverseEvent] = relationship(back_populates="versions")
+    adverse_event: Mapped[AdverseEvent] = relationship(
+        back_populates="versions", foreign_keys=[ae_pk]
+    )
 
 
 class LabResult(Base):
@@ -355,6 +362,10 @@ class QuarantineEntry(Base):
     record: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+    # Who resolved it by hand (`aewatch quarantine resolve`) and why; None when a corrected
+    # export resolved it. A query a person resolved is not raised again.
+    resolved_by: Mapped[str | None] = mapped_column(String(120))
+    resolution: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEntry(Base):

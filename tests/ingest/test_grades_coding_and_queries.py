@@ -245,7 +245,9 @@ def test_a_death_in_dm_without_a_fatal_ae_is_queried_until_the_ae_arrives(
     assert query.reason == (
         "DM records a death (DTHDTC 2026-02-03) but no AE of this subject is fatal "
         "(AETOXGR 5, AEOUT FATAL): report the AE that caused the death as grade 5, or "
-        "confirm that the death was not caused by an AE (e.g. disease progression)"
+        "confirm that the death was not caused by an AE (e.g. disease progression); until "
+        "then it counts as a grade 5 Death NOS of unknown attribution in every table and "
+        "stopping rule"
     )
     text = HEAD + "01-002,AE-1,LIVER FAILURE,Hepatic failure,5,Y,,Y,POSSIBLE,FATAL,2026-02-03\n"
     trial.ingest_paths([write(tmp_path, "ae.csv", text)])
@@ -263,7 +265,9 @@ def test_a_death_flag_without_a_date_or_a_fatal_ae_is_queried_on_both(
             "DTHFL",
             "DM records a death (DTHFL Y) but no AE of this subject is fatal (AETOXGR 5, "
             "AEOUT FATAL): report the AE that caused the death as grade 5, or confirm that "
-            "the death was not caused by an AE (e.g. disease progression)",
+            "the death was not caused by an AE (e.g. disease progression); until then it "
+            "counts as a grade 5 Death NOS of unknown attribution in every table and "
+            "stopping rule",
         ),
     ]
 

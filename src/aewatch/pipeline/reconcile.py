@@ -1,31 +1,24 @@
-"""Stage 6, reconcile: DM and AE must agree on deaths, across files.
+"""Stage 6, reconcile: DM, DS and AE must agree on deaths, across files.
 
-A death recorded in DM without a fatal (grade 5) AE, or a fatal AE without a death in DM,
-is a data query (aewatch.safety.data_queries). DM and AE may arrive in different files,
-so this runs in the transaction on the stored data of every subject the file touched; a
-query is resolved as soon as the two domains agree.
+A death recorded in DM or DS without a fatal (grade 5) AE, a fatal AE without a death in
+DM, or a death in DS only, is a data query (aewatch.safety.data_queries). A death no site
+AE reports becomes a grade 5 "Death NOS" AE of its own (aewatch.safety.deaths), so it
+alerts once and counts everywhere; it is set aside when the site reports the fatal AE or
+a person confirms the death was not caused by an AE. DM, DS and AE may arrive in
+different files, so this runs in the transaction on the stored data of every subject
+the file touched; a query is resolved as soon as the domains agree.
 """
 
 from __future__ import annotations
 
 from aewatch.pipeline.context import FileContext, Touched
-from aewatch.safety.data_queries import death_queries
-from aewatch.store.deaths import death_records, sync_death_queries
+from aewatch.store.deaths import reconcile_deaths
 
 
 def reconcile(ctx: FileContext, so_far: Touched) -> Touched:
     if not so_far.subjects:
         return Touched()
-    subjects, events = death_records(ctx.session, so_far.subjects)
-    queries = death_queries(subjects, events)
-    opened = sync_death_queries(
-        ctx.session,
-        ctx.trial_pk,
-        [str(s) for s in subjects["subject_id"]],
-        queries,
-        subjects,
-        events,
-        ctx.file_name,
-        ctx.now,
+    opened, versions = reconcile_deaths(
+        ctx.session, ctx.trial_pk, so_far.subjects, ctx.file_name, ctx.now
     )
-    return Touched(queries=opened)
+    return Touched(queries=opened, ae_versions=versions)

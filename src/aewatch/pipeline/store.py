@@ -15,6 +15,7 @@ from aewatch import audit
 from aewatch.ingest.validate import RECORD_KEY_COLUMNS
 from aewatch.pipeline.context import FileContext, PreparedTable, Touched
 from aewatch.store.adverse_events import store_adverse_events
+from aewatch.store.deaths import query_death_removals, resolve_death_removals
 from aewatch.store.dispositions import store_dispositions
 from aewatch.store.exposure import store_exposure_records
 from aewatch.store.labs import store_labs
@@ -115,7 +116,13 @@ def _store_subjects(ctx: FileContext, table: PreparedTable) -> Touched:
         ctx.session, ctx.trial_pk, table.frame, ctx.source.id, ctx.now, carried=table.columns
     )
     touch_sites(ctx.session, ctx.trial_pk, result.sites, ctx.now)
-    touched = Touched(accepted=result.accepted, subjects=set(result.touched_subjects))
+    resolve_death_removals(ctx.session, ctx.trial_pk, result.deaths_resent, ctx.now)
+    removals = query_death_removals(
+        ctx.session, ctx.trial_pk, result.death_removals, ctx.file_name, ctx.source.id, ctx.now
+    )
+    touched = Touched(
+        accepted=result.accepted, subjects=set(result.touched_subjects), queries=removals
+    )
     if result.new_subjects:
         touched.add(_store_held_rows(ctx, result.new_subjects))
     return touched

@@ -72,7 +72,7 @@ def cut_clauses(cut: DataCut, params: dict[str, Any]) -> tuple[list[str], str]:
     version ``v`` (the version known at the cut; onset on or before the clinical day, an
     unknown onset kept), and the condition on RT courses ``r`` that give the first RT day.
     Binds its parameters into ``params``."""
-    where: list[str] = []
+    where: list[str] = ["v.set_aside IS NULL"]  # aewatch.store.set_aside.COUNTED_SQL
     course_cut = ""
     if cut.known_at is None:
         where.append("v.is_current = :yes")

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from aewatch.reports.datacut import DataCut
 from aewatch.safety.onsets import impute_onsets
+from aewatch.store.set_aside import COUNTED_SQL
 
 AE_FLAGS = (
     "serious",
@@ -290,6 +291,8 @@ def _ae_versions(
     if cut.known_at is not None:
         where += " AND v.recorded_at <= :as_of"
         params["as_of"] = cut.known_at
+    if latest_only:
+        where += f" AND {COUNTED_SQL}"  # a derived AE set aside counts nowhere
     if latest_only and cut.known_at is None:
         where += " AND v.is_current = :yes"
         params["yes"] = True

@@ -128,16 +128,22 @@ class DeathQuery:
     ae_pk: int | None = None
 
 
-def death_queries(subjects: pd.DataFrame, events: pd.DataFrame) -> list[DeathQuery]:
-    """DM and AE must agree on deaths.
+def death_queries(
+    subjects: pd.DataFrame, events: pd.DataFrame, ds: pd.DataFrame | None = None
+) -> list[DeathQuery]:
+    """DM, DS and AE must agree on deaths.
 
     ``subjects``: subject_id, died_on (date or None), death_flag (DTHFL: True / False /
     None). ``events``: the current AE versions of those subjects with subject_id, ae_pk,
     ae_key, ctcae_term, grade, outcome, death (AESDTH). A fatal AE is one graded 5, with
     outcome FATAL or AESDTH = Y (CTCAE v5.0: a death caused by an AE is grade 5 of it).
+    ``ds``: DS death records (subject_id, start_on).
     """
     if subjects.empty:
         return []
+    ds = ds if ds is not None else pd.DataFrame(columns=["subject_id", "start_on"])
+    ds_day = ds.dropna(subset=["start_on"]).groupby("subject_id")["start_on"].min().to_dict()
+    in_ds = set(ds["subject_id"])
     fatal = events[
         pd.to_numeric(events["grade"], errors="coerce").eq(5).fillna(False)
         | events["outcome"].eq("FATAL").fillna(False)
@@ -148,6 +154,10 @@ def death_queries(subjects: pd.DataFrame, events: pd.DataFrame) -> list[DeathQue
     flag = subjects["death_flag"].astype("object")
     dm_death = died_on.notna() | flag.eq(True)
     out: list[DeathQuery] = []
+    counted = (
+        "; until then it counts as a grade 5 Death NOS of unknown attribution in every "
+        "table and stopping rule"
+    )
     for row in subjects[dm_death].itertuples(index=False):
         if row.subject_id in with_fatal:
             continue
@@ -162,10 +172,33 @@ def death_queries(subjects: pd.DataFrame, events: pd.DataFrame) -> list[DeathQue
                 value,
                 f"DM records a death ({field} {value}) but no AE of this subject is fatal "
                 "(AETOXGR 5, AEOUT FATAL): report the AE that caused the death as grade 5, "
-                "or confirm that the death was not caused by an AE (e.g. disease progression)",
+                "or confirm that the death was not caused by an AE (e.g. disease progression)"
+                + counted,
             )
         )
     dead = set(subjects.loc[dm_death, "subject_id"])
+    for subject in sorted(in_ds - dead):
+        day = ds_day.get(subject)
+        value = _day(day) if day is not None else None
+        out.append(
+            DeathQuery(
+                str(subject),
+                "DS",
+                "DEATH:DS",
+                "DSDECOD",
+                "DEATH",
+                f"DS records a death{f' on {value}' if value else ''} but DM does not: send "
+                "DM with DTHFL Y and the date of death DTHDTC"
+                + (
+                    ""
+                    if subject in with_fatal
+                    else "; no AE of this subject is fatal either: report the AE that caused "
+                    "the death as grade 5, or confirm that it was not caused by an AE"
+                    + counted
+                ),
+            )
+        )
+    dead |= in_ds
     for row in fatal.itertuples(index=False):
         if row.subject_id in dead:
             continue

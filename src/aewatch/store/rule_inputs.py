@@ -156,7 +156,7 @@ def _version_known(known_at: datetime | None, session: Session | None = None) ->
     With ``session`` the time is bound as the database stores it (untyped), so the clause
     also works through the driver's cursor, where no bind processing happens."""
     if known_at is None:
-        return AeVersion.is_current.is_(True)
+        return AeVersion.is_current.is_(True) & AeVersion.set_aside.is_(None)
     later = aliased(AeVersion)
     moment: Any = known_at
     if session is not None:
@@ -166,7 +166,7 @@ def _version_known(known_at: datetime | None, session: Session | None = None) ->
         .where(later.ae_pk == AeVersion.ae_pk, later.recorded_at <= moment)
         .scalar_subquery()
     )
-    return AeVersion.version == latest
+    return (AeVersion.version == latest) & AeVersion.set_aside.is_(None)
 
 
 def _stored_time(session: Session, moment: datetime) -> Any:

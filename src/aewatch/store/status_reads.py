@@ -19,6 +19,10 @@ from aewatch.safety.disposition import DEATH, LOST, WITHDRAWAL
 from aewatch.safety.evaluation import PatientDates, utc_day
 from aewatch.safety.onsets import IMPUTED_ONSET_SQL
 
+# aewatch.store.set_aside.COUNTED_SQL, written out: that module loads SQLAlchemy, which
+# `aewatch status` does not.
+COUNTED_SQL = "v.set_aside IS NULL"
+
 EVENT_FIELDS = (
     "subject_id",
     "ae_key",
@@ -165,10 +169,10 @@ def _version(known_at: datetime | None) -> str:
     """The current version, or the latest version recorded by ``known_at`` (binds
     ``:yes`` or ``:known_at``)."""
     if known_at is None:
-        return "v.is_current = :yes"
+        return f"v.is_current = :yes AND {COUNTED_SQL}"
     return (
         "v.version = (SELECT MAX(w.version) FROM ae_versions w"
-        " WHERE w.ae_pk = v.ae_pk AND w.recorded_at <= :known_at)"
+        f" WHERE w.ae_pk = v.ae_pk AND w.recorded_at <= :known_at) AND {COUNTED_SQL}"
     )
 
 

@@ -97,7 +97,7 @@ def load_subject_data(session: Session, pks: set[int]) -> SubjectData:
             AeVersion.end_on,
         )
         .join(AeVersion, (AeVersion.ae_pk == AdverseEvent.id) & AeVersion.is_current)
-        .where(AdverseEvent.subject_pk.in_(ids)),
+        .where(AdverseEvent.subject_pk.in_(ids), AeVersion.set_aside.is_(None)),
         ["subject_pk", "origin", "ctcae_term", "grade", "onset_on", "end_on"],
     )
     ae["USUBJID"] = ae["subject_pk"].map(by_pk)

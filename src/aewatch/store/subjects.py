@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import insert, select, update
@@ -12,9 +14,19 @@ from aewatch.models import Site, Subject
 from aewatch.store.frames import records
 from aewatch.store.result import StoreResult
 
+
+@dataclass
+class SubjectsStored(StoreResult):
+    """What ``store_subjects`` did, with the deaths a re-export tried to clear and the
+    subjects whose re-export carried their death again."""
+
+    death_removals: list[DeathRemoval] = field(default_factory=list)
+    deaths_resent: list[str] = field(default_factory=list)
+
 # Which export variables carry each subject field: a DM re-export that carries a variable
-# is the truth for it (an emptied DTHDTC clears a wrong death date); one that does not
-# carry it leaves the stored value alone.
+# is the truth for it; one that does not carry it leaves the stored value alone. The one
+# exception is a death: a re-export that empties DTHDTC or DTHFL keeps the stored death
+# and raises a query until a person confirms the removal (``DeathRemoval``).
 SUBJECT_SOURCES: dict[str, tuple[str, ...]] = {
     "site": ("SITEID",),
     "enrolled_on": ("RFSTDTC", "RFICDTC", "RFXSTDTC"),
@@ -29,6 +41,17 @@ SUBJECT_SOURCES: dict[str, tuple[str, ...]] = {
     "arm": ("ARM",),
 }
 SUBJECT_COLUMNS = list(SUBJECT_SOURCES)
+DEATH_FIELDS = {"died_on": "DTHDTC", "death_flag": "DTHFL"}
+
+
+@dataclass(frozen=True)
+class DeathRemoval:
+    """A DM re-export that would clear a stored death (kept until a person confirms)."""
+
+    subject_id: str
+    field: str  # DTHDTC or DTHFL
+    kept: str  # the stored value, as the site sent it
+    row: int | None
 
 
 def subject_index(session: Session, trial_pk: int) -> dict[str, int]:
@@ -54,23 +77,37 @@ def store_subjects(
     file_pk: int,
     now: datetime,
     carried: frozenset[str] = frozenset(),
-) -> StoreResult:
+) -> SubjectsStored:
     """Insert new subjects; update known ones with the variables this export carries.
 
-    A date the plausibility stage held back (``keep_stored``) leaves the stored value alone.
+    A date the plausibility stage held back (``keep_stored``) leaves the stored value alone,
+    and so does a re-export that would clear a death (see ``DeathRemoval``).
     """
-    result = StoreResult()
-    authoritative = {field for field, sources in SUBJECT_SOURCES.items() if carried & set(sources)}
+    result = SubjectsStored()
+    authoritative = {f for f, sources in SUBJECT_SOURCES.items() if carried & set(sources)}
     known = subject_index(session, trial_pk)
-    rows = records(frame, ["USUBJID", "STUDYID", "keep_stored", *SUBJECT_COLUMNS])
+    deaths = _stored_deaths(session, trial_pk)
+    rows = records(frame, ["USUBJID", "STUDYID", "keep_stored", "ROW", *SUBJECT_COLUMNS])
     new_rows, updates = [], []
     for record in rows:
         subject_id = record.pop("USUBJID")
         study = record.pop("STUDYID") or ""
         held_back = set(record.pop("keep_stored") or ())
+        row_number = record.pop("ROW")
         values = {k: record[k] for k in SUBJECT_COLUMNS}
         values["site"] = values["site"] or ""
         if subject_id in known:
+            stored = deaths.get(subject_id, {})
+            for name, variable in DEATH_FIELDS.items():
+                if stored.get(name) in (None, False) or values[name] not in (None, False):
+                    continue
+                if name in authoritative and name not in held_back:
+                    held_back.add(name)
+                    result.death_removals.append(
+                        DeathRemoval(subject_id, variable, _as_sent(stored[name]), row_number)
+                    )
+            if stored and any(values[n] not in (None, False) for n in DEATH_FIELDS):
+                result.deaths_resent.append(subject_id)
             changed = {
                 k: v
                 for k, v in values.items()
@@ -103,6 +140,23 @@ def store_subjects(
         session.execute(update(Subject).where(Subject.id == pk).values(**row))
     result.accepted = len(rows)
     return result
+
+
+def _stored_deaths(session: Session, trial_pk: int) -> dict[str, dict[str, Any]]:
+    """The stored death fields of the subjects recorded as dead."""
+    rows = session.execute(
+        select(Subject.subject_id, Subject.died_on, Subject.death_flag).where(
+            Subject.trial_pk == trial_pk,
+            (Subject.died_on.is_not(None)) | (Subject.death_flag.is_(True)),
+        )
+    ).all()
+    return {s: {"died_on": d, "death_flag": f} for s, d, f in rows}
+
+
+def _as_sent(value: Any) -> str:
+    if value is True:
+        return "Y"
+    return value.isoformat()[:10] if hasattr(value, "isoformat") else str(value)
 
 
 def touch_sites(session: Session, trial_pk: int, sites: set[str], now: datetime) -> None:
