@@ -99,6 +99,9 @@ class GradingSettings:
     # Baseline for lab grading: last value on or before RT start, else DM.RFXSTDTC, else LBBLFL.
     baseline: str = "last_before_rt_start"
     lab_derived_ae_min_grade: int = 3
+    # A site AE of the same CTCAE term whose onset-to-end period, widened by this many days
+    # on each side, holds the lab-derived AE's day is the same event: the site's AE counts.
+    lab_ae_link_days: int = 7
     rild_window_days: int = 90
     hys_law_window_days: int = 3
 

@@ -3,6 +3,9 @@
 - a lab grade ≥ the configured level with no site AE of that CTCAE term: "lab-derived";
 - liver syndromes after radiotherapy that involved the liver (classic and non-classic
   RILD) and potential Hy's law cases: "syndrome".
+
+Then every lab-derived AE of the subjects the file touched is linked to the site AE that
+reports the same abnormality, if any (aewatch.safety.lab_links): the site's AE counts.
 """
 
 from __future__ import annotations
@@ -26,6 +29,21 @@ SERIOUSNESS = (
 
 
 def derive(ctx: FileContext, so_far: Touched) -> Touched:
+    touched = _derive_events(ctx, so_far)
+    from aewatch.store.lab_links import reconcile_lab_events
+
+    touched.queries += reconcile_lab_events(
+        ctx.session,
+        ctx.trial_pk,
+        so_far.subjects | so_far.lab_subjects,
+        ctx.settings.grading.lab_ae_link_days,
+        ctx.file_name,
+        ctx.now,
+    )
+    return touched
+
+
+def _derive_events(ctx: FileContext, so_far: Touched) -> Touched:
     graded = so_far.graded
     if graded is None:
         return Touched()

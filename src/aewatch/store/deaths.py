@@ -175,11 +175,13 @@ def sync_death_queries(
     events: pd.DataFrame,
     fallback_file: str,
     now: datetime,
+    prefix: str = PREFIX,
 ) -> int:
-    """Open the queries not yet open, resolve those that no longer hold; returns how many
-    were opened."""
-    open_now = open_entries_with_prefix(session, trial_pk, list(subject_ids), PREFIX)
-    by_hand = resolved_by_hand(session, trial_pk, subject_ids, PREFIX)
+    """Open the queries not yet open, resolve those that no longer hold (those whose
+    record key starts with ``prefix``: one family of cross-domain queries); returns how
+    many were opened."""
+    open_now = open_entries_with_prefix(session, trial_pk, list(subject_ids), prefix)
+    by_hand = resolved_by_hand(session, trial_pk, subject_ids, prefix)
     queries = [q for q in queries if (q.subject_id, q.key) not in by_hand]
     wanted = {(q.subject_id, q.key, q.reason) for q in queries}
     resolve_entries(
