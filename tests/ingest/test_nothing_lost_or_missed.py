@@ -149,10 +149,12 @@ def test_a_lab_re_export_with_new_lbseq_and_seconds_updates_the_same_rows(
     assert values == [35.0]
 
 
-def test_a_dm_re_export_can_clear_a_wrong_death_date_but_a_partial_one_keeps_it(
+def test_a_dm_re_export_that_empties_a_death_date_keeps_it_but_a_partial_one_keeps_it_too(
     pipeline: Pipeline, tmp_path: Path
 ) -> None:
-    from aewatch.models import Subject
+    """A death is never cleared by an export alone: it is kept and queried until a person
+    confirms the removal (tests/ingest/test_deaths_reconciled.py)."""
+    from aewatch.models import QuarantineEntry, Subject
 
     head = "USUBJID,SITEID,RFXSTDTC,DTHDTC\n"
     pipeline.ingest_paths([write(tmp_path / "dm1.csv", head + "01-001,01,2026-01-05,2026-03-01\n")])
@@ -162,4 +164,8 @@ def test_a_dm_re_export_can_clear_a_wrong_death_date_but_a_partial_one_keeps_it(
     pipeline.ingest_paths([write(tmp_path / "dm3.csv", head + "01-001,01,2026-01-05,\n")])
     with pipeline.sessions() as session:
         subject = session.scalars(select(Subject)).one()
-    assert subject.died_on is None and subject.sex == "F"
+        removal = session.scalars(
+            select(QuarantineEntry).where(QuarantineEntry.record_key == "DEATH-REMOVED")
+        ).one()
+    assert str(subject.died_on) == "2026-03-01" and subject.sex == "F"
+    assert (removal.state, removal.field, removal.value) == ("open", "DTHDTC", "2026-03-01")

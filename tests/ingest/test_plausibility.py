@@ -357,8 +357,10 @@ def test_a_corrected_re_export_closes_the_query_and_is_graded(
     assert len(queries(trial)) == 1
     corrected = LB_HEAD + "01-001,7,PLAT,20,10^9/L,150,400,2025-07-01\n"
     outcome = trial.ingest_paths([write(tmp_path, "lb2.csv", corrected)])[0]
-    assert outcome.queries == 0
-    assert queries(trial) == []
+    # The implausibility query is closed; the graded result now asks the site for the
+    # AE it reports (a lab-derived grade 4 no site AE reports).
+    assert outcome.queries == 1
+    assert [q.record_key for q in queries(trial)] == ["LAB:UNREPORTED:Platelet count decreased"]
     (closed,) = queries(trial, state="resolved")
     assert closed.resolved_at is not None and closed.field == "LBSTRESN"
     (lab,) = labs(trial)

@@ -163,7 +163,14 @@ def test_the_cdisc_pilot_ingests_without_loss(
         assert session.scalar(select(func.count()).select_from(Subject)) == 306
         queries = session.execute(
             select(QuarantineEntry.field, QuarantineEntry.state, QuarantineEntry.value).where(
-                QuarantineEntry.kind == "query"
+                QuarantineEntry.kind == "query", QuarantineEntry.record_key.not_like("LAB:%")
+            )
+        ).all()
+        lab_queries = session.scalars(
+            select(QuarantineEntry.record_key).where(
+                QuarantineEntry.kind == "query",
+                QuarantineEntry.state == "open",
+                QuarantineEntry.record_key.like("LAB:%"),
             )
         ).all()
         implausible_labs = session.scalar(
@@ -177,6 +184,9 @@ def test_the_cdisc_pilot_ingests_without_loss(
     assert not [f for f, _, _ in queries if f in ("LBDTC", "LBSTRESN", "LBSTNRLO", "EXSTDTC")]
     assert sorted(s for f, s, _ in queries if f == "DTHDTC") == ["resolved"] * 3
     assert [f for f, s, _ in queries if f == "AEREL" and s == "open"] == ["AEREL"] * 3
+    # Lab grades >= 3 no site AE reports: the site is asked to report them with attribution.
+    assert len(lab_queries) == 23
+    assert all(k.startswith("LAB:UNREPORTED:") for k in lab_queries)
 
 
 def test_a_source_mapping_matches_files_by_glob(tmp_path: Path) -> None:
