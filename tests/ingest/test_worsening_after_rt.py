@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from aewatch.clock import ManualClock
 from aewatch.dbapi import connect
-from aewatch.models import AdverseEvent, AeVersion
+from aewatch.models import AdverseEvent, AeVersion, Alert
 from aewatch.pipeline import Pipeline
 from aewatch.reports import tables
 from aewatch.reports.counting import count_adverse_events
@@ -261,3 +261,27 @@ def test_ex_arriving_after_the_ae_still_splits_the_worsening(
         ("Nausea", 1, 1),
         ("Hypertension", 1, 1),
     ]
+
+
+def test_a_serious_worsening_is_alerted_once_as_the_worsening(
+    settings: Any, sessions: Any, tmp_path: Path
+) -> None:
+    serious = LOG_FORM.replace(
+        "Hypertension,3,N,POSSIBLE,PROBABLE,2026-03-10",
+        "Hypertension,3,Y,POSSIBLE,PROBABLE,2026-03-10",
+    )
+    clock = ManualClock(datetime(2026, 3, 20, 9, tzinfo=UTC))
+    ingest(settings, sessions, clock, tmp_path, ("dm.csv", DM), ("ex.csv", EX))
+    ingest(settings, sessions, clock, tmp_path, ("ae.csv", HEADER + serious))
+    with sessions() as session:
+        alerts = session.scalars(select(Alert.dedup_key).where(Alert.kind == "sae-initial")).all()
+        flags = dict(
+            session.execute(
+                select(AdverseEvent.ae_key, AeVersion.serious)
+                .join(AeVersion, AeVersion.ae_pk == AdverseEvent.id)
+                .where(AeVersion.is_current.is_(True))
+            ).all()
+        )
+    # The SAE is the worsening after RT; the January grade 2 was not serious.
+    assert alerts == [f"sae-initial:{settings.trial.id}:06-001:HTN-1~worsened:v1"]
+    assert (flags["HTN-1"], flags["HTN-1~worsened"]) == (False, True)
