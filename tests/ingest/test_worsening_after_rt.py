@@ -204,8 +204,9 @@ def test_re_exports_and_re_runs_change_nothing(
 ) -> None:
     clock = three_exports(settings, sessions, tmp_path)
     before = version_count(sessions)
-    # The same records again, renumbered (AESEQ is not part of an AE's content).
-    again = (HEADER + LOG_FORM + RAISED).replace(",1,HYPERTENSION", ",7,HYPERTENSION")
+    # The same records again, renumbered (AESEQ is not part of an AE's content) and in
+    # another order in the file.
+    again = (HEADER + RAISED + LOG_FORM).replace(",1,HYPERTENSION", ",7,HYPERTENSION")
     clock.advance(days=1)
     ingest(
         settings, sessions, clock, tmp_path, ("ae-again.csv", again), ("ex-again.csv", EX + "\n")

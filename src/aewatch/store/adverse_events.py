@@ -192,9 +192,18 @@ def _content_hashes(frame: pd.DataFrame) -> pd.Series:
     logged = frame["evidence"].map(lambda e: isinstance(e, dict) and "records" in e)
     if logged.any():
         rows = frame.loc[logged]
-        steps = rows["evidence"].map(lambda e: json.dumps(e["records"], sort_keys=True))
+        steps = rows["evidence"].map(_records_text)
         hashes[logged] = content_hash(rows.assign(log_records=steps), (*AE_CONTENT, "log_records"))
     return hashes
+
+
+def _records_text(evidence: dict[str, Any]) -> str:
+    """The log-form records as content: not where they sat in the file, nor AEAWDTC
+    (neither is part of an AE's content)."""
+    kept = [
+        {k: v for k, v in r.items() if k not in ("row", "aware_on")} for r in evidence["records"]
+    ]
+    return json.dumps(kept, sort_keys=True)
 
 
 def _onset_until(frame: pd.DataFrame) -> pd.Series:
