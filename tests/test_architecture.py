@@ -21,6 +21,7 @@ STAGES = (
     "code",
     "store",
     "exposure",
+    "emergence",
     "reconcile",
     "grade",
     "derive",

@@ -456,6 +456,10 @@ def collapse_log_form(frame: pd.DataFrame) -> pd.DataFrame:
     each criterion if any record has it, the earliest onset, the latest end (none while
     any record is ongoing) and the outcome of the latest record. So a re-export that adds
     an earlier record cannot make an SAE look downgraded.
+
+    The records themselves are kept with the version (``evidence["records"]``, one per
+    grade step, oldest first): once the first RT day is known, a grade that rises after it
+    is a worsening of its own (aewatch.safety.emergence, ICH E9 / ADaM TRTEMFL).
     """
     keys = ["USUBJID", "ae_key"]
     if frame.empty or not frame.duplicated(keys).any():
@@ -492,7 +496,57 @@ def collapse_log_form(frame: pd.DataFrame) -> pd.DataFrame:
     if "implausible" in work:
         flagged = work[work["implausible"].notna()]
         out["implausible"] = flagged.groupby(keys)["implausible"].agg(_joined_reasons)
-    return out.reset_index().drop(columns=["_grade", "_sev"])[frame.columns]
+    steps = work[work.duplicated(keys, keep=False)].sort_values(
+        ["onset_on", "ROW"], na_position="last"
+    )
+    listed = pd.Series(log_records(steps), index=steps.index, dtype=object)
+    lists = listed.groupby([steps[k] for k in keys], sort=False).agg(list)
+    out["evidence"] = lists.map(lambda rows: {"records": rows})
+    columns = [*frame.columns, *([] if "evidence" in frame.columns else ["evidence"])]
+    return out.reset_index().drop(columns=["_grade", "_sev"])[columns]
+
+
+# What one log-form record keeps of itself: its dates, grade, attribution and seriousness.
+LOG_RECORD_FIELDS = (
+    "onset_precision",
+    "severity",
+    "rt_relation",
+    "systemic_relation",
+    "outcome",
+    *_ANY,
+)
+
+
+def log_records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """Each record as plain JSON values (dates as YYYY-MM-DD), in the frame's order."""
+    columns: dict[str, list[object]] = {"row": _plain(frame["ROW"])}
+    for name in ("onset_on", "end_on", "aware_on"):
+        if name in frame:
+            days = pd.to_datetime(frame[name], errors="coerce")
+            columns[name] = _plain(days.dt.strftime("%Y-%m-%d"))
+    grade = pd.to_numeric(frame["reported_grade"], errors="coerce").astype("Int64")
+    columns["grade"] = _plain(grade)
+    for name in LOG_RECORD_FIELDS:
+        if name in frame:
+            columns[name] = _plain(frame[name])
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+def _plain(column: pd.Series) -> list[object]:
+    """Python ints, bools and strings; None for any missing value."""
+    values = column.astype(object).tolist()
+    out: list[object] = []
+    for v in values:
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            out.append(None)
+        elif isinstance(v, (bool, np.bool_)):
+            out.append(bool(v))
+        elif isinstance(v, (int, np.integer)):
+            out.append(int(v))
+        else:
+            out.append(v)
+    return out
 
 
 def _joined_reasons(reasons: pd.Series) -> str | None:

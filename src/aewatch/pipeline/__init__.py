@@ -1,7 +1,7 @@
 """One file's way through aewatch, as ordered stages (DESIGN "The flow").
 
     read → map → check → plausibility → code                         before the transaction (pure)
-    store → exposure → reconcile → grade → derive → rules → alerts   one database transaction
+    store → exposure → emergence → reconcile → grade → derive → rules → alerts   one transaction
 
 | stage     | module         | does                                                        |
 |-----------|----------------|-------------------------------------------------------------|
@@ -11,6 +11,7 @@
 | code      | ``code``       | AE log-form merge, CTCAE coding, monitor queries; EX records |
 | store     | ``store``      | quarantine, hold unknown subjects, write rows (aewatch.store)|
 | exposure  | ``exposure``   | RT courses rebuilt from each touched subject's EX records    |
+| emergence | ``emergence``  | a pre-RT AE that worsens after RT split: the worsening counts|
 | reconcile | ``reconcile``  | deaths recorded in DM or AE only, across files               |
 | grade     | ``grade``      | CTCAE lab grades of every touched subject                    |
 | derive    | ``derive``     | lab-derived AEs, RILD and Hy's law as AEs                    |

@@ -1,7 +1,7 @@
 """The stages of one file, in order. Read this module to know what ingest does.
 
     read → map → check → plausibility → code    (pure, before the transaction opens)
-    store → exposure → reconcile → grade → derive → rules → alerts   (one transaction)
+    store → exposure → emergence → reconcile → grade → derive → rules → alerts   (one transaction)
 
 Each stage is one function in a module of its own name. A stage takes the file's
 context (and, in the transaction, what the file touched so far) and returns what it
@@ -19,6 +19,7 @@ from aewatch.pipeline.check import check
 from aewatch.pipeline.code import code
 from aewatch.pipeline.context import DOMAIN_ORDER, FileContext, PreparedTable, Touched
 from aewatch.pipeline.derive import derive
+from aewatch.pipeline.emergence import emergence
 from aewatch.pipeline.exposure import exposure
 from aewatch.pipeline.grade import grade
 from aewatch.pipeline.plausibility import plausibility
@@ -27,7 +28,7 @@ from aewatch.pipeline.rules import evaluate_rules
 from aewatch.pipeline.store import store
 
 # After every table is stored, each of these runs once for the whole file.
-FILE_STAGES = (exposure, reconcile, grade, derive, evaluate_rules, queue_alerts)
+FILE_STAGES = (exposure, emergence, reconcile, grade, derive, evaluate_rules, queue_alerts)
 
 
 def prepare(
@@ -43,8 +44,8 @@ def prepare(
 
 
 def run_stages(ctx: FileContext, tables: list[PreparedTable]) -> Touched:
-    """store each table, then exposure → reconcile → grade → derive → rules → alerts; inside
-    transaction, so all of it commits together or not at all."""
+    """store each table, then exposure → emergence → reconcile → grade → derive → rules →
+    alerts; inside transaction, so all of it commits together or not at all."""
     touched = Touched()
     for table in tables:
         touched.add(store(ctx, table))

@@ -59,6 +59,7 @@ def subject_timeline(
     )
     current = history.drop_duplicates("ae_pk", keep="last").copy()
     current["grade_history"] = current["ae_pk"].map(grades)
+    current["note"] = current["evidence"].map(ae_note)
     # A partial onset is shown as such (2026-03 (month)), never as the day it is taken as.
     current["onset_on"] = [
         onset_text(on, precision)
@@ -92,6 +93,7 @@ def subject_timeline(
                 "ctcae_term",
                 "grade",
                 "grade_history",
+                "note",
                 "serious",
                 "rt_relation",
                 "systemic_relation",
@@ -122,6 +124,20 @@ def subject_timeline(
             ["start_on", "category", "decoded_term", "disposition"]
         ].reset_index(drop=True),
     )
+
+
+def ae_note(evidence: object) -> str:
+    """What aewatch made of an AE: a worsening after RT and how it was dated, the pre-RT
+    part of one, or a derived AE's evidence (aewatch.safety.emergence)."""
+    if not isinstance(evidence, dict):
+        return ""
+    if isinstance(evidence.get("summary"), str):
+        return evidence["summary"]
+    split = evidence.get("emergence")
+    if isinstance(split, dict):
+        first_rt, worsened = split.get("first_rt_on"), split.get("worsened")
+        return f"before RT (first RT day {first_rt}); its worsening after RT is {worsened}"
+    return ""
 
 
 def course_rows(courses: pd.DataFrame) -> pd.DataFrame:

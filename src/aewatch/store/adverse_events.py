@@ -6,6 +6,7 @@ never overwritten.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -64,7 +65,7 @@ def store_adverse_events(
     if frame.empty:
         return result
     frame = frame.assign(subject_pk=frame["USUBJID"].map(subjects).astype("int64"))
-    frame["content_hash"] = content_hash(frame, AE_CONTENT)
+    frame["content_hash"] = _content_hashes(frame)
     pks = [int(x) for x in frame["subject_pk"].unique()]
     current = frame_of(
         session,
@@ -179,6 +180,30 @@ def store_adverse_events(
     result.versions = int((is_new | changed).sum())
     result.touched_subjects.update(pks)
     return result
+
+
+def _content_hashes(frame: pd.DataFrame) -> pd.Series:
+    """``AE_CONTENT``'s fingerprint; a log-form AE's also covers its records (a record
+    added or regraded at the same worst grade is a change). One-record AEs hash as before,
+    so upgrading changes no stored AE."""
+    hashes = content_hash(frame, AE_CONTENT)
+    if "evidence" not in frame:
+        return hashes
+    logged = frame["evidence"].map(lambda e: isinstance(e, dict) and "records" in e)
+    if logged.any():
+        rows = frame.loc[logged]
+        steps = rows["evidence"].map(_records_text)
+        hashes[logged] = content_hash(rows.assign(log_records=steps), (*AE_CONTENT, "log_records"))
+    return hashes
+
+
+def _records_text(evidence: dict[str, Any]) -> str:
+    """The log-form records as content: not where they sat in the file, nor AEAWDTC
+    (neither is part of an AE's content)."""
+    kept = [
+        {k: v for k, v in r.items() if k not in ("row", "aware_on")} for r in evidence["records"]
+    ]
+    return json.dumps(kept, sort_keys=True)
 
 
 def _onset_until(frame: pd.DataFrame) -> pd.Series:
