@@ -198,3 +198,31 @@ def test_an_impossible_awareness_time_is_rejected_with_what_to_write(
         ).one()
     assert (entry.kind, entry.value, entry.row_number) == ("rejected", "2026-11-27T25:00", 1)
     assert "YYYY-MM-DDThh:mm" in entry.reason and "+08:00" in entry.reason
+
+
+def test_an_sae_held_six_days_for_its_dm_record_runs_its_clock_from_its_own_awareness(
+    zoned: Any, sessions: Any, tmp_path: Path
+) -> None:
+    # The SAE file arrives on 22 Nov; the subjects' DM record only on 28 Nov.
+    clock = ManualClock(datetime(2026, 11, 22, 1, 0, tzinfo=UTC))
+    ae = AE_HEADER + ae_row("01-001", "AE-1", "2026-11-21T15:00") + ae_row("01-002", "AE-1", "")
+    ingest(zoned, sessions, clock, tmp_path, ae=ae)
+    aware = datetime(2026, 11, 21, 7, 0, tzinfo=UTC)  # 15:00 in Shanghai
+    held = sae_alerts(sessions)
+    assert _utc(held["01-001"].report_due_at) == aware + timedelta(hours=24)
+    assert held["01-001"].payload["context"]["aware_at_supplied"] is True
+    # Without AEAWDTC: from the SAE file's receipt, and the alert says so.
+    assert _utc(held["01-002"].report_due_at) == clock.now() + timedelta(hours=24)
+    assert held["01-002"].payload["context"]["aware_at_supplied"] is False
+
+    clock.advance(days=6)
+    dm = DM + "01-002,01,2026-11-02\n"
+    ex = EX + "01-002,RT1,SBRT,8,Gy,5,2026-11-02,2026-11-06\n"
+    ingest(zoned, sessions, clock, tmp_path, dm=dm, ex=ex)
+    assert aware_times(sessions) == {
+        ("01-001", "AE-1"): (aware, True),
+        ("01-002", "AE-1"): (datetime(2026, 11, 22, 1, 0, tzinfo=UTC), False),
+    }
+    after = sae_alerts(sessions)
+    assert {s: a.id for s, a in after.items()} == {s: a.id for s, a in held.items()}
+    assert _utc(after["01-001"].report_due_at) == aware + timedelta(hours=24)
