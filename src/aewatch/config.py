@@ -40,6 +40,46 @@ class TrialSettings:
     studies: tuple[str, ...] = ()
     # Who is in the safety population (denominator): subjects with at least one RT course.
     safety_population: str = "rt_started"
+    # The time zone a site's clock times are in when they carry no UTC offset (AEAWDTC
+    # 2026-11-27T15:00): the trial's, or the site's own (keyed by DM SITEID). IANA names.
+    timezone: str = "UTC"
+    site_timezones: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_zone(self.timezone, "[trial].timezone")
+        if not isinstance(self.site_timezones, Mapping):
+            raise ConfigError(
+                "[trial].site_timezones: expected a table of SITEID = time zone, e.g. "
+                f'{{ "01" = "Asia/Shanghai" }}, got {self.site_timezones!r}'
+            )
+        for site, zone in self.site_timezones.items():
+            _check_zone(zone, f"[trial].site_timezones.{site}")
+
+    def timezone_of(self, site: str | None) -> str:
+        """The IANA time zone of a site's local times (the trial's unless configured)."""
+        return self.site_timezones.get(site or "", self.timezone)
+
+    @property
+    def timezones(self) -> tuple[str, ...]:
+        """Every zone a site of the trial may be in (for a site not known yet)."""
+        return tuple(dict.fromkeys([self.timezone, *self.site_timezones.values()]))
+
+
+def _check_zone(name: Any, where: str) -> None:
+    """An unknown zone would misplace every clock time of its site: refuse to start."""
+    from zoneinfo import ZoneInfo
+
+    known = isinstance(name, str) and bool(name)
+    if known:
+        try:
+            ZoneInfo(name)
+        except (KeyError, ValueError, OSError):  # not found, not a zone key, a directory
+            known = False
+    if not known:
+        raise ConfigError(
+            f"{where}: {name!r} is not a known time zone; use an IANA name such as "
+            '"UTC", "Asia/Shanghai" or "Europe/Berlin"'
+        )
 
 
 @dataclass(frozen=True)
@@ -594,6 +634,11 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         return tuple(_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value))
     if is_dataclass(hint) and isinstance(hint, type):
         return _build(hint, value, where)
+    if origin is Mapping and isinstance(value, str):  # from the environment: a JSON object
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{where}: expected a JSON object, got {value!r}: {exc}") from exc
     if origin in (types.UnionType, typing.Union):
         # ``X | None``: an optional key (TOML has no null, so a value is an X).
         args = [a for a in typing.get_args(hint) if a is not type(None)]

@@ -116,11 +116,11 @@ ROW_FAULTS = [
         "serious flag contradicts a criterion",
         "ae.csv",
         AE_HEAD.strip()
-        + ",AESHOSP\n"
+        + ",AESHOSP,AEAWDTC\n"  # the SAE's awareness given: only AESER is in question
         + AE_GOOD.strip()
-        + ",N\n"
+        + ",N,\n"
         + AE_GOOD.strip().replace("AE-1", "AE-2")
-        + ",Y\n",
+        + ",Y,2025-03-11\n",
         "AESER",
         "AESER is N but a seriousness criterion is Y",
         kind="query",

@@ -18,6 +18,13 @@ EX = (
     "01-001,RT1,SBRT,8,Gy,5,LIVER,2026-01-05,2026-01-12\n"
 )
 HEAD = "USUBJID,AESPID,AETERM,AEDECOD,AETOXGR,AESER,AESHOSP,AESDTH,AEREL,AEOUT,AESTDTC\n"
+# An SAE as a site should send it: with its awareness date (else that is queried too).
+SAE_HEAD = HEAD.replace("\n", ",AEAWDTC\n")
+AWARENESS_MISSING = (
+    "AEAWDTC (when the site became aware of this serious AE) is missing: give the date and "
+    "time, e.g. 2026-11-27T15:00 in the site's local time; until then the 24-hour "
+    "reporting clock runs from when the file was received"
+)
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -168,13 +175,14 @@ def test_a_serious_ae_without_any_criterion_is_queried(trial: Pipeline, tmp_path
     text = HEAD + "01-001,AE-1,ASCITES,Ascites,3,Y,,,POSSIBLE,,2026-02-01\n"
     trial.ingest_paths([write(tmp_path, "ae.csv", text)])
     assert [(q.field, q.value, q.reason) for q in open_queries(trial)] == [
+        ("AEAWDTC", None, AWARENESS_MISSING),
         (
             "AESER",
             "Y",
             "AESER is Y but no seriousness criterion is Y: give the criterion that makes the "
             "AE serious (AESDTH, AESLIFE, AESHOSP, AESDISAB, AESCONG, AESMIE); it is needed "
             "for expedited reporting",
-        )
+        ),
     ]
 
 
@@ -183,9 +191,13 @@ def test_a_non_serious_ae_with_a_criterion_is_serious_and_queried(
 ) -> None:
     text = HEAD + "01-001,AE-1,ASCITES,Ascites,3,N,Y,,POSSIBLE,,2026-02-01\n"
     trial.ingest_paths([write(tmp_path, "ae.csv", text)])
-    assert [q.reason for q in open_queries(trial)] == [
-        "AESER is N but a seriousness criterion is Y: treated as serious; confirm with the "
-        "site and correct AESER or the criterion"
+    assert [(q.field, q.reason) for q in open_queries(trial)] == [
+        ("AEAWDTC", AWARENESS_MISSING),  # serious, so its awareness date is asked for
+        (
+            "AESER",
+            "AESER is N but a seriousness criterion is Y: treated as serious; confirm with "
+            "the site and correct AESER or the criterion",
+        ),
     ]
     assert current_versions(trial)[0].serious is True
 
@@ -211,7 +223,7 @@ def test_a_non_serious_grade_5_ae_is_serious_alerted_and_queried(
 def test_a_fatal_ae_without_a_death_in_dm_is_queried_until_dm_records_it(
     trial: Pipeline, tmp_path: Path
 ) -> None:
-    text = HEAD + "01-001,AE-9,SEPSIS,Sepsis,5,Y,,Y,POSSIBLE,FATAL,2026-02-01\n"
+    text = SAE_HEAD + "01-001,AE-9,SEPSIS,Sepsis,5,Y,,Y,POSSIBLE,FATAL,2026-02-01,2026-02-03\n"
     trial.ingest_paths([write(tmp_path, "ae.csv", text)])
     (query,) = open_queries(trial)
     assert (query.domain, query.subject_id, query.field, query.file_name, query.row_number) == (
@@ -249,7 +261,10 @@ def test_a_death_in_dm_without_a_fatal_ae_is_queried_until_the_ae_arrives(
         "then it counts as a grade 5 Death NOS of unknown attribution in every table and "
         "stopping rule"
     )
-    text = HEAD + "01-002,AE-1,LIVER FAILURE,Hepatic failure,5,Y,,Y,POSSIBLE,FATAL,2026-02-03\n"
+    text = (
+        SAE_HEAD
+        + "01-002,AE-1,LIVER FAILURE,Hepatic failure,5,Y,,Y,POSSIBLE,FATAL,2026-02-03,2026-02-03\n"
+    )
     trial.ingest_paths([write(tmp_path, "ae.csv", text)])
     assert open_queries(trial) == []
 
@@ -275,9 +290,9 @@ def test_a_death_flag_without_a_date_or_a_fatal_ae_is_queried_on_both(
 def test_the_death_queries_are_raised_once_however_often_the_data_are_re_sent(
     trial: Pipeline, tmp_path: Path
 ) -> None:
-    text = HEAD + "01-001,AE-9,SEPSIS,Sepsis,5,Y,,Y,POSSIBLE,FATAL,2026-02-01\n"
+    text = SAE_HEAD + "01-001,AE-9,SEPSIS,Sepsis,5,Y,,Y,POSSIBLE,FATAL,2026-02-01,2026-02-03\n"
     trial.ingest_paths([write(tmp_path, "ae1.csv", text)])
     trial.ingest_paths(
-        [write(tmp_path, "ae2.csv", text + "01-002,AE-1,NAUSEA,Nausea,1,N,,,NONE,,2026-02-01\n")]
+        [write(tmp_path, "ae2.csv", text + "01-002,AE-1,NAUSEA,Nausea,1,N,,,NONE,,2026-02-01,\n")]
     )
     assert len(open_queries(trial)) == 1

@@ -218,7 +218,7 @@ def test_sae_listing_and_deaths(population: pd.DataFrame, events: pd.DataFrame) 
     )
     # P04's site gave no awareness date: "not supplied", and no delay rather than 0 h.
     fatal = sae.iloc[1]
-    assert fatal["awareness"] == "not supplied"
+    assert fatal["awareness"] == "not supplied — clock from receipt"
     assert pd.isna(fatal["hours_aware_to_recorded"])
     assert gastric["awareness"] == "site"
     death = tables.deaths(population, events).iloc[0]

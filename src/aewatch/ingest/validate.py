@@ -13,7 +13,7 @@ from hashlib import sha256
 import numpy as np
 import pandas as pd
 
-from aewatch.ingest.dates import parse_iso_dates
+from aewatch.ingest.dates import parse_iso_dates, parse_iso_moments
 from aewatch.ingest.numbers import INT32_MAX, not_whole, read_grades, read_numbers, whole_numbers
 from aewatch.ingest.vocab import (
     DISPOSITION_CATEGORIES,
@@ -153,6 +153,20 @@ class _Checker:
             parsed["invalid"],
             name,
             f"{label} '{{v}}' is not an ISO 8601 date (use YYYY-MM-DD, YYYY-MM or YYYY)",
+        )
+        if self.has(name):
+            self.dates[name] = parsed.assign(text=text)
+        return parsed
+
+    def moment(self, name: str, label: str) -> pd.DataFrame:
+        """A date that may carry a time and a UTC offset (``parse_iso_moments``)."""
+        text = self.col(name)
+        parsed = parse_iso_moments(text)
+        self.reject(
+            parsed["invalid"],
+            name,
+            f"{label} '{{v}}' is not an ISO 8601 date or date and time (use "
+            "YYYY-MM-DDThh:mm, with the UTC offset if known, e.g. +08:00, or YYYY-MM-DD)",
         )
         if self.has(name):
             self.dates[name] = parsed.assign(text=text)
@@ -385,7 +399,8 @@ def _ae(c: _Checker) -> pd.DataFrame:
     outcome = c.vocabulary("AEOUT", OUTCOMES, "use the SDTM OUT codelist (e.g. RECOVERED/RESOLVED)")
     start = c.date("AESTDTC", "onset date AESTDTC")
     end = c.date("AEENDTC", "end date AEENDTC")
-    aware = c.date("AEAWDTC", "awareness date AEAWDTC")
+    # The SAE clocks run from awareness: its time and offset are kept (docs/ingest.md).
+    aware = c.moment("AEAWDTC", "awareness date AEAWDTC")
     c.reject(_before(end, start), "AEENDTC", "end date AEENDTC '{v}' is before the onset date")
     seq = c.whole("AESEQ", "AESEQ")
     spid = c.col("AESPID")
@@ -424,7 +439,9 @@ def _ae(c: _Checker) -> pd.DataFrame:
             "onset_precision": start["precision"],
             "end_on": end["date"],
             "end_precision": end["precision"],
-            "aware_on": aware["date"],
+            "aware_on": aware["moment"],  # as written: the site's local time unless offset
+            "aware_offset": aware["offset_minutes"],
+            "aware_given": c.col("AEAWDTC").str.strip() != "",
         }
     )
 

@@ -46,16 +46,37 @@ def queue_alerts(ctx: FileContext, so_far: Touched) -> Touched:
 
 def held_event_alerts(ctx: FileContext, held: list[pd.DataFrame]) -> list[AlertRequest]:
     """Serious AEs of subjects not in DM yet: alert now from the row itself (the same
-    dedup key keeps the alert single when the row is stored later)."""
+    dedup key keeps the alert single when the row is stored later). The clock starts at
+    the row's own AEAWDTC: its site is not known yet, so a local time is read in the
+    trial's zone that makes it earliest (due earlier, never later)."""
     from aewatch.alerts.rules import ae_alerts
+    from aewatch.ingest.dates import earliest_awareness_utc
 
     requests: list[AlertRequest] = []
     for frame in held:
         fatal = frame["outcome"].eq("FATAL") if "outcome" in frame else False
         serious = frame[frame["serious"] | frame["death"] | fatal]
+        if "aware_on" in serious:
+            aware = earliest_awareness_utc(
+                serious["aware_on"],
+                serious.get("aware_offset", pd.Series(pd.NA, index=serious.index)),
+                ctx.settings.trial.timezones,
+            )
+        else:
+            aware = pd.Series(pd.NaT, index=serious.index, dtype="datetime64[ns, UTC]")
+        serious = serious.assign(
+            aware_at=aware.where(aware.isna() | (aware < ctx.now), ctx.now),
+            aware_at_supplied=aware.notna(),
+        )
         for raw in serious.to_dict("records"):
             record = {k: None if _missing(v) else v for k, v in raw.items()}
-            record.update(version=1, aware_at=ctx.now, recorded_at=ctx.now)
+            supplied = bool(record["aware_at_supplied"])
+            record.update(
+                version=1,
+                aware_at_supplied=supplied,
+                aware_at=record["aware_at"].to_pydatetime() if supplied else ctx.now,
+                recorded_at=ctx.now,
+            )
             record["onset_on"] = None  # no reference date yet: no study day
             record["grade"] = record.get("grade") or record.get("reported_grade")
             version = SimpleNamespace(**record)

@@ -60,7 +60,7 @@ DATE_FIELDS: dict[str, dict[str, DateField]] = {
         ),
         "AEAWDTC": DateField(
             "awareness date",
-            ("aware_on",),
+            ("aware_on", "aware_offset"),
             "until then the reporting clock runs from when the file was received",
         ),
     },

@@ -153,7 +153,16 @@ def _store_rows(
         return Touched()
     session, now = ctx.session, ctx.now
     if domain == "AE":
-        result = store_adverse_events(session, ctx.trial_pk, frame, known, file_pk, now, now)
+        result = store_adverse_events(
+            session,
+            ctx.trial_pk,
+            frame,
+            known,
+            file_pk,
+            now,
+            now,
+            site_timezone=ctx.settings.trial.timezone_of,
+        )
         touched = Touched(ae_versions=list(result.new_ae_versions))
     elif domain == "LB":
         result = store_labs(session, frame, known, file_pk, now)

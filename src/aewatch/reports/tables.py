@@ -234,6 +234,10 @@ def study_day(on: pd.Series, first_rt_on: pd.Series) -> pd.Series:
     return delta.where(delta < 0, delta + 1).astype("Int64")
 
 
+# As the SAE alert says it: without AEAWDTC the reporting clock ran from receipt.
+LISTED_AWARENESS = {True: "site", False: "not supplied — clock from receipt"}
+
+
 def sae_listing(events: pd.DataFrame) -> pd.DataFrame:
     """SAEs with both attributions, criteria and the awareness-to-record delay."""
     sae = events[events["serious"].astype(bool)].copy()
@@ -260,7 +264,7 @@ def sae_listing(events: pd.DataFrame) -> pd.DataFrame:
     hours = (sae["recorded_at"] - sae["aware_at"]).dt.total_seconds() / 3600
     # No awareness date from the site: aware_at is the receipt time and "0 h" would lie.
     supplied = sae.get("aware_at_supplied", pd.Series(None, index=sae.index, dtype=object))
-    sae["awareness"] = supplied.map({True: "site", False: "not supplied"}).fillna("not recorded")
+    sae["awareness"] = supplied.map(LISTED_AWARENESS).fillna("not recorded")
     sae["hours_aware_to_recorded"] = hours.where(sae["awareness"] == "site").round(1)
     columns = [
         "subject_id",

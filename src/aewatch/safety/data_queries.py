@@ -6,7 +6,9 @@ criterion or a death is serious whatever AESER says, ICH E2A), and the site is t
 to correct. The texts are what the data manager pastes into the query.
 
 * ``adverse_event_queries``: per AE (after log-form merging): AEREL missing, AESER = Y
-  without any criterion, AESER = N with a criterion or with a death.
+  without any criterion, AESER = N with a criterion or with a death, a serious AE without
+  its awareness date AEAWDTC (the sponsor's 24-hour clock then runs from receipt, ICH
+  E2A / E6 4.11.1: later than it should).
 * ``death_queries``: DM and AE disagree on whether a subject died. DM and AE often come
   in different files, so this runs on stored data inside the ingest transaction
   (``pipeline.reconcile``); it is the one place where deaths recorded in one domain only
@@ -93,7 +95,30 @@ def adverse_event_queries(
     for mask, reason, check in checks:
         for label in frame.index[mask.fillna(False).to_numpy(dtype=bool)]:
             queries.append(DataQuery(label, "AESER", str(said[label]), reason, check))
+    for label in frame.index[_awareness_missing(frame, fatal).to_numpy(dtype=bool)]:
+        queries.append(DataQuery(label, "AEAWDTC", None, AWARENESS_MISSING, "awareness-missing"))
     return sorted(queries, key=lambda q: (_order(frame, q.index), q.field))
+
+
+AWARENESS_MISSING = (
+    "AEAWDTC (when the site became aware of this serious AE) is missing: give the date and "
+    "time, e.g. 2026-11-27T15:00 in the site's local time; until then the 24-hour "
+    "reporting clock runs from when the file was received"
+)
+
+
+def _awareness_missing(frame: pd.DataFrame, fatal: pd.Series) -> pd.Series:
+    """Serious AEs whose export left AEAWDTC empty (one written but implausible has its
+    own query). ``aware_given``: AEAWDTC was written; else ``aware_on`` is known."""
+    if "aware_given" in frame:
+        given = frame["aware_given"].astype("boolean").fillna(False)
+    elif "aware_on" in frame:
+        given = frame["aware_on"].notna()
+    else:
+        return pd.Series(False, index=frame.index)
+    said = frame["serious"] if "serious" in frame else pd.Series(False, index=frame.index)
+    serious = said.astype("boolean").fillna(False) | fatal
+    return (serious & ~given).astype(bool)
 
 
 def _missing_attribution_effect(rules: Iterable[tuple[str, str]]) -> str:

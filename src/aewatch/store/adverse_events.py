@@ -7,6 +7,7 @@ never overwritten.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,8 +16,8 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from aewatch.db import frame_of
-from aewatch.ingest.dates import period_end
-from aewatch.models import AdverseEvent, AeVersion
+from aewatch.ingest.dates import awareness_utc, period_end
+from aewatch.models import AdverseEvent, AeVersion, Subject
 from aewatch.store.frames import content_hash, records
 from aewatch.store.result import StoreResult
 
@@ -57,10 +58,13 @@ def store_adverse_events(
     aware_default: datetime,
     *,
     origin: str = "site",
+    site_timezone: Callable[[str], str] | None = None,
 ) -> StoreResult:
     """Insert new AEs and new versions of changed AEs; unchanged re-exports are no-ops.
 
-    ``origin`` marks AEs aewatch derived itself (lab, syndrome): not site-reported."""
+    ``origin`` marks AEs aewatch derived itself (lab, syndrome): not site-reported.
+    ``site_timezone`` names the IANA zone of a site's local times (AEAWDTC without an
+    offset); UTC where not given."""
     result = StoreResult(accepted=len(frame))
     if frame.empty:
         return result
@@ -128,7 +132,10 @@ def store_adverse_events(
         )
     write = merged.loc[is_new | changed]
     if not write.empty:
-        write = write.assign(onset_until=_onset_until(write))
+        write = write.assign(
+            onset_until=_onset_until(write),
+            aware_utc=_aware_utc(session, write, site_timezone),
+        )
         rows = records(
             write,
             [
@@ -138,7 +145,7 @@ def store_adverse_events(
                 "ROW",
                 *AE_CONTENT,
                 "onset_until",
-                "aware_on",
+                "aware_utc",
                 "ctcae_term",
                 "ctcae_soc",
                 "meddra_code",
@@ -151,7 +158,7 @@ def store_adverse_events(
         )
         payload = []
         for row in rows:
-            aware_on = row.pop("aware_on")
+            aware = row.pop("aware_utc")
             received = row.pop("received_at")  # held rows: when their file arrived
             payload.append(
                 {
@@ -162,8 +169,8 @@ def store_adverse_events(
                     "is_current": True,
                     "source_file_pk": file_pk,
                     "recorded_at": now,
-                    "aware_at": _aware(aware_on, received or aware_default),
-                    "aware_at_supplied": aware_on is not None,
+                    "aware_at": _aware(aware, received or aware_default),
+                    "aware_at_supplied": aware is not None,
                 }
             )
         result.new_ae_versions = list(
@@ -217,10 +224,27 @@ def _onset_until(frame: pd.DataFrame) -> pd.Series:
     return last.dt.date.where(partial, None).astype(object)
 
 
-def _aware(aware_on: Any, default: datetime) -> datetime:
-    """The site's awareness date, if exported (AEAWDTC), else when aewatch received the file
-    (``aware_at_supplied`` records which, so reports can say the date was not supplied)."""
-    if aware_on is None:
+def _aware_utc(
+    session: Session, frame: pd.DataFrame, site_timezone: Callable[[str], str] | None
+) -> pd.Series:
+    """The site's awareness (AEAWDTC) as a UTC instant: its own offset if written, else the
+    local time of the subject's site (``aewatch.ingest.dates.awareness_utc``)."""
+    if "aware_on" not in frame or frame["aware_on"].isna().all():
+        return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
+    offset = frame.get("aware_offset", pd.Series(pd.NA, index=frame.index))
+    zones = pd.Series("UTC", index=frame.index, dtype="object")
+    if site_timezone is not None:
+        pks = [int(x) for x in frame["subject_pk"].unique()]
+        rows = session.execute(select(Subject.id, Subject.site).where(Subject.id.in_(pks)))
+        zone_of = {int(pk): site_timezone(site or "") for pk, site in rows}
+        zones = frame["subject_pk"].astype("int64").map(zone_of)
+    return awareness_utc(frame["aware_on"], offset, zones)
+
+
+def _aware(aware: datetime | None, default: datetime) -> datetime:
+    """The site's awareness, if exported (AEAWDTC), else when aewatch received the file
+    (``aware_at_supplied`` records which, so reports can say the date was not supplied).
+    Never after receipt: a site cannot learn of an event after sending it."""
+    if aware is None:
         return default
-    moment = datetime(aware_on.year, aware_on.month, aware_on.day, tzinfo=default.tzinfo)
-    return min(moment, default)
+    return min(aware, default)
