@@ -203,6 +203,22 @@ def main() -> None:
             started = time.time()
             next_kill = started + args.kill_every
             kills = 0
+            next_progress = started + 60
+
+            def progress() -> None:
+                """A line a minute, so a long run shows whether the drain keeps pace."""
+                nonlocal next_progress
+                if time.time() < next_progress:
+                    return
+                next_progress += 60
+                with handler.lock:
+                    delivered = len({mid for mid, _ in handler.received})
+                print(
+                    f"{time.time() - started:6.0f} s: {len(dropped_at)} files dropped, "
+                    f"{delivered} alerts delivered, {kills} kills",
+                    flush=True,
+                )
+
             for n in range(args.files):
                 subject, ae_id = subjects[n % len(subjects)], f"SAE-{n:05d}"
                 key = f"sae-initial:{TRIAL}:{subject}:{ae_id}:v1"
@@ -218,6 +234,7 @@ def main() -> None:
                     start(victim)
                     kills += 1
                     next_kill += args.kill_every
+                progress()
                 time.sleep(max(0.0, started + (n + 1) / args.rate - time.time()))
             deadline = time.time() + args.timeout
             while time.time() < deadline:
@@ -232,6 +249,7 @@ def main() -> None:
                     start(victim)
                     kills += 1
                     next_kill += args.kill_every
+                progress()
                 time.sleep(0.5)
             elapsed = time.time() - started
             with handler.lock:

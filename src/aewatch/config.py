@@ -131,6 +131,9 @@ class WorkerSettings:
     settle_seconds: float = 0.0
     # A lease longer than the slowest SMTP conversation, so a live sender keeps its claim.
     lease_seconds: float = 120.0
+    # With files waiting, a worker stops ingesting at least this often to send the alerts
+    # already queued (an SAE alert never waits behind a backlog), then goes on at once.
+    send_every_seconds: float = 5.0
     worker_id: str = ""
 
 

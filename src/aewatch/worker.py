@@ -15,6 +15,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -38,6 +39,8 @@ class CycleResult:
     silence_alerts: int = 0
     courses_reviewed: int = 0
     report: str | None = None
+    # Files were left waiting (the cycle stopped ingesting to send): poll again at once.
+    backlog: bool = False
 
 
 def default_worker_id() -> str:
@@ -75,7 +78,15 @@ class Worker:
     # -- one cycle -------------------------------------------------------------------
     def cycle(self) -> CycleResult:
         result = CycleResult()
-        while not self.stopping.is_set() and len(result.files) < self.max_files_per_cycle:
+        # With a backlog, stop ingesting every send_every_seconds to send what is queued:
+        # an SAE alert must not wait behind a thousand files.
+        budget_end = self.clock.now() + timedelta(seconds=self.settings.worker.send_every_seconds)
+        while not self.stopping.is_set():
+            if result.files and (
+                len(result.files) >= self.max_files_per_cycle or self.clock.now() >= budget_end
+            ):
+                result.backlog = True
+                break
             try:
                 outcome = self.pipeline.ingest_next()
             except Exception:  # e.g. the database went away: send what is queued, retry later
@@ -107,15 +118,17 @@ class Worker:
             self.settings.database_url.split("@")[-1],
         )
         while not self.stopping.is_set():
+            backlog = False
             try:
-                self.cycle()
+                backlog = self.cycle().backlog
             except Exception:  # the daemon must outlive a bad cycle (e.g. database restart)
                 log.exception(
                     "worker=%s cycle failed; retrying after the poll interval", self.worker_id
                 )
             if once:
                 break
-            self.stopping.wait(self.settings.worker.poll_seconds)
+            if not backlog:
+                self.stopping.wait(self.settings.worker.poll_seconds)
         log.info("worker=%s stopped", self.worker_id)
 
     def stop(self, *_: Any) -> None:

@@ -34,8 +34,9 @@ AE = (
 def smtp_settings(settings: Settings, port: int) -> Settings:
     return replace(
         settings,
-        smtp=replace(settings.smtp, host="127.0.0.1", port=port, starttls=False,
-                     timeout_seconds=5.0),
+        smtp=replace(
+            settings.smtp, host="127.0.0.1", port=port, starttls=False, timeout_seconds=5.0
+        ),
     )
 
 
@@ -81,8 +82,11 @@ def test_sigterm_finishes_the_cycle_and_exits_zero(tmp_path: Path, db_url: str) 
         "AEWATCH_REPORTS__OUT_DIR": str(tmp_path / "reports"),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "aewatch.cli", "-v", "run"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "aewatch.cli", "-v", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         (tmp_path / "inbox").mkdir(parents=True, exist_ok=True)
@@ -136,3 +140,36 @@ def test_a_failing_report_step_does_not_stop_alerts_from_being_sent(
     result = worker.cycle()
     assert result.report is None
     assert any("[SAE]" in r.message["Subject"] for r in smtp_server.handler.received)
+
+
+def test_an_sae_alert_is_sent_before_the_rest_of_a_backlog_is_ingested(
+    settings: Settings, sessions, clock, smtp_server
+) -> None:
+    """Each file takes 2 s of the (manual) clock; with send_every_seconds = 5 the cycle stops
+    after the third file to send, so the SAE in the first file is on the SMTP server while
+    two files still wait; the next cycle takes them."""
+    settings = smtp_settings(settings, smtp_server.port)
+    settings = replace(settings, worker=replace(settings.worker, send_every_seconds=5.0))
+    worker = Worker(settings, sessions, clock, worker_id="w1")
+    ingest_next = worker.pipeline.ingest_next
+
+    def slow_ingest_next():  # time injected on purpose: each file costs 2 s
+        outcome = ingest_next()
+        clock.advance(seconds=2)
+        return outcome
+
+    worker.pipeline.ingest_next = slow_ingest_next  # type: ignore[method-assign]
+    inbox = Path(settings.worker.inbox)
+    inbox.mkdir(parents=True, exist_ok=True)
+    for name, text in (("a_dm.csv", DM), ("b_ex.csv", EX), ("c_ae.csv", AE)):
+        (inbox / name).write_text(text)
+    for n in range(2):
+        (inbox / f"d_dm_again_{n}.csv").write_text(DM + f"NCT06261047,DM,012-00{n + 4},012,,,,\n")
+    first = worker.cycle()
+    assert [f.status for f in first.files] == ["done", "done", "done"]
+    assert first.backlog
+    assert [r for r in smtp_server.handler.received if "[SAE]" in r.message["Subject"]]
+    assert len(list(inbox.glob("d_dm_again_*.csv"))) == 2
+    second = worker.cycle()
+    assert [f.status for f in second.files] == ["done", "done"]
+    assert not second.backlog
