@@ -65,6 +65,20 @@ def test_a_serious_ae_without_awareness_is_queried_until_a_re_export_gives_it(
     clock.advance(days=1)  # the site answers
     ingest(pipeline, tmp_path, "ae3.csv", HEAD + NON_SERIOUS + SAE.format(aware="2026-01-21"))
     assert [q[:2] for q in awareness_queries(pipeline)] == [("resolved", "ae1.csv")]
+    # The stored clock now runs from the date the site gave (a new version), so the SAE
+    # listing and the closed query agree; no follow-up email is sent for it.
+    from aewatch.models import AdverseEvent, AeVersion, Alert
+
+    with pipeline.sessions() as session:
+        current = session.scalars(
+            select(AeVersion)
+            .join(AdverseEvent, AdverseEvent.id == AeVersion.ae_pk)
+            .where(AdverseEvent.ae_key == "AE-1", AeVersion.is_current, AeVersion.serious)
+        ).one()
+        kinds = session.scalars(select(Alert.kind).where(Alert.kind.like("sae%"))).all()
+    assert (current.version, current.aware_at_supplied) == (2, True)
+    assert current.aware_at.replace(tzinfo=UTC) == datetime(2026, 1, 21, tzinfo=UTC)
+    assert kinds == ["sae-initial"]
 
 
 def test_an_implausible_awareness_date_has_its_own_query_not_a_second_one(

@@ -79,14 +79,21 @@ def store_adverse_events(
             AdverseEvent.ae_key,
             AdverseEvent.current_version,
             AeVersion.content_hash,
+            AeVersion.aware_at_supplied,
         )
         .join(AeVersion, (AeVersion.ae_pk == AdverseEvent.id) & AeVersion.is_current)
         .where(AdverseEvent.subject_pk.in_(pks)),
-        ["ae_pk", "subject_pk", "ae_key", "current_version", "old_hash"],
+        ["ae_pk", "subject_pk", "ae_key", "current_version", "old_hash", "old_aware_supplied"],
     )
     merged = frame.merge(current, on=["subject_pk", "ae_key"], how="left")
     is_new = merged["ae_pk"].isna()
     changed = ~is_new & (merged["old_hash"] != merged["content_hash"])
+    # A re-export that now gives the awareness date the stored version lacked is a new
+    # version too: the clock, the SAE listing and the closed query must agree.
+    if "aware_on" in merged:
+        supplied_now = merged["aware_on"].notna()
+        lacked = merged["old_aware_supplied"].astype("object").eq(False)
+        changed |= ~is_new & supplied_now & lacked
     if is_new.any():
         fresh = merged.loc[is_new]
         ids = (
