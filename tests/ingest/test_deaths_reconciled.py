@@ -37,8 +37,9 @@ EX = (
 DM_DEATH = "USUBJID,SITEID,RFXSTDTC,DTHFL,DTHDTC\n07-001,07,2026-01-05,Y,2026-03-04\n"
 DM_DEATH_EMPTIED = "USUBJID,SITEID,RFXSTDTC,DTHFL,DTHDTC\n07-001,07,2026-01-05,,\n"
 FATAL_AE = (
-    "USUBJID,AESPID,AETERM,AEDECOD,AETOXGR,AESER,AESDTH,AEREL,AEOUT,AESTDTC,AEENDTC\n"
-    "07-001,AE-3,LIVER FAILURE,Hepatic failure,5,Y,Y,UNLIKELY,FATAL,2026-02-20,2026-03-04\n"
+    "USUBJID,AESPID,AETERM,AEDECOD,AETOXGR,AESER,AESDTH,AEREL,AEOUT,AESTDTC,AEENDTC,AEAWDTC\n"
+    "07-001,AE-3,LIVER FAILURE,Hepatic failure,5,Y,Y,UNLIKELY,FATAL,2026-02-20,2026-03-04,"
+    "2026-03-04\n"
 )
 DS_DEATH = (
     "USUBJID,DSSPID,DSCAT,DSTERM,DSDECOD,DSSTDTC\n"
@@ -162,6 +163,20 @@ def test_the_site_s_fatal_ae_then_counts_instead_with_its_attribution(
     with connect(db_url) as db:
         fast = counts_document(db, settings.trial.id, by="term")
     assert [(r["term"], r["patients"]) for r in fast["counts"]] == [("Hepatic failure", 1)]
+    # The DSMB report's path (snapshot, latest versions) counts the same single death.
+    from aewatch.reports import tables
+    from aewatch.reports.datacut import DataCut
+    from aewatch.reports.snapshot import load_snapshot
+
+    with trial.sessions() as session:
+        snap = load_snapshot(
+            session, ensure_trial(session, settings, trial.clock.now()).id, DataCut()
+        )
+    population = tables.safety_population(snap.subjects, snap.rt_courses, "rt_started")
+    countable = tables.countable_events(snap.ae, population)
+    assert list(zip(countable["subject_id"], countable["ctcae_term"], strict=True)) == [
+        ("07-001", "Hepatic failure")
+    ]
     # The site judged it unlikely related to RT: the grade-3 rule does not count it now.
     assert rule_status(trial, settings, "grade3-rt-related").toxic_subjects == ()
     assert open_queries(trial) == []

@@ -286,3 +286,28 @@ def test_a_serious_worsening_is_alerted_once_as_the_worsening(
     # The SAE is the worsening after RT; the January grade 2 was not serious.
     assert alerts == [f"sae-initial:{settings.trial.id}:06-001:HTN-1~worsened:v1"]
     assert (flags["HTN-1"], flags["HTN-1~worsened"]) == (False, True)
+
+
+def test_a_serious_worsening_found_when_ex_arrives_is_one_sae_in_the_timeliness_table(
+    settings: Any, sessions: Any, tmp_path: Path
+) -> None:
+    """The SAE was recorded (and alerted) with the AE file on 2026-03-15; the split when EX
+    arrives five days later is not a second SAE recorded late."""
+    from aewatch.reports.currency import sae_timeliness
+
+    serious = LOG_FORM.replace(
+        "Hypertension,3,N,POSSIBLE,PROBABLE,2026-03-10,,2026-03-11",
+        "Hypertension,3,Y,POSSIBLE,PROBABLE,2026-03-10,,2026-03-15",
+    )
+    clock = ManualClock(datetime(2026, 3, 15, 9, tzinfo=UTC))
+    ingest(settings, sessions, clock, tmp_path, ("dm.csv", DM), ("ae.csv", HEADER + serious))
+    clock.set(datetime(2026, 3, 20, 9, tzinfo=UTC))
+    ingest(settings, sessions, clock, tmp_path, ("ex.csv", EX))
+    with sessions() as session:
+        trial_pk = ensure_trial(session, settings, clock.now()).id
+        snap = load_snapshot(session, trial_pk, DataCut())
+    population = tables.safety_population(snap.subjects, snap.rt_courses, "rt_started")
+    listed = sae_timeliness(snap.ae_history, population, 24.0)
+    assert listed[["subject_id", "hours_aware_to_recorded", "within_clock"]].to_dict("records") == [
+        {"subject_id": "06-001", "hours_aware_to_recorded": 9.0, "within_clock": True}
+    ]

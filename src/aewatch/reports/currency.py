@@ -20,6 +20,8 @@ from datetime import datetime
 
 import pandas as pd
 
+from aewatch.safety.emergence import WORSENED_SUFFIX
+
 SAE_KINDS = ("sae-initial", "sae-followup", "death")
 AWARENESS = {True: "site-supplied", False: "not supplied (receipt time used)"}
 
@@ -117,6 +119,14 @@ def sae_timeliness(
     if history.empty:
         return pd.DataFrame(columns=columns)
     first = history.sort_values(["ae_pk", "version"]).drop_duplicates("ae_pk").copy()
+    # A worsening split off an AE that was already reported serious is the same SAE report:
+    # its timeliness is the original's (its versions are recorded when RT became known).
+    if "ae_key" in first:
+        parent = first["ae_key"].astype(str).str.removesuffix(WORSENED_SUFFIX)
+        split = first["ae_key"].astype(str).str.endswith(WORSENED_SUFFIX)
+        reported = set(zip(first["subject_id"], first["ae_key"], strict=True))
+        already = [(s, p) in reported for s, p in zip(first["subject_id"], parent, strict=True)]
+        first = first[~(split & pd.Series(already, index=first.index))]
     first = first.merge(population[["subject_id", "first_rt_on"]], on="subject_id", how="left")
     delta = (first["onset_on"] - first["first_rt_on"]).dt.days
     first["onset_day"] = delta.where(delta < 0, delta + 1).astype("Int64")

@@ -57,6 +57,7 @@ AE_COLUMNS = (
     "aware_at_supplied",
     "dictionary_version",
     "evidence",
+    "set_aside",
 )
 # The lean set `aewatch counts` needs: fewer columns, no JSON to parse.
 RELATIONS = ("unrelated", "unlikely", "possible", "probable", "definite")
@@ -156,11 +157,15 @@ def load_adverse_events(
 
 
 def latest_versions(history: pd.DataFrame) -> pd.DataFrame:
-    """A new version of the same AE is a correction: the latest one wins (domain §5)."""
+    """A new version of the same AE is a correction: the latest one wins (domain §5); an AE
+    whose latest version is set aside (aewatch.store.set_aside) counts nowhere."""
     if history.empty:
         return history.copy()
     ordered = history.sort_values(["ae_pk", "version"])
-    return ordered.drop_duplicates("ae_pk", keep="last").reset_index(drop=True)
+    latest = ordered.drop_duplicates("ae_pk", keep="last")
+    if "set_aside" in latest:
+        latest = latest[latest["set_aside"].isna()]
+    return latest.reset_index(drop=True)
 
 
 def load_subjects(
