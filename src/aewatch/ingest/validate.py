@@ -454,7 +454,7 @@ def _ae_keys(subject: pd.Series, spid: pd.Series, seq: pd.Series, onset: pd.Seri
 
 RELATION_RANK = {"unrelated": 0, "unlikely": 1, "possible": 2, "probable": 3, "definite": 4}
 SEVERITY_RANK = {"MILD": 1, "MODERATE": 2, "SEVERE": 3}
-_ANY = (
+SERIOUSNESS_FLAGS = (
     "serious",
     "death",
     "life_threatening",
@@ -488,7 +488,7 @@ def collapse_log_form(frame: pd.DataFrame) -> pd.DataFrame:
     worst = work.sort_values(["_grade", "_sev", "ROW"], ascending=[False, False, True])
     out = worst.drop_duplicates(keys, keep="first").set_index(keys)
     grouped = work.groupby(keys, sort=False)
-    for column in _ANY:
+    for column in SERIOUSNESS_FLAGS:
         out[column] = grouped[column].any()
     for column in ("rt_relation", "systemic_relation"):
         ranked = work.assign(_rank=work[column].map(RELATION_RANK).fillna(-1))
@@ -530,7 +530,7 @@ LOG_RECORD_FIELDS = (
     "rt_relation",
     "systemic_relation",
     "outcome",
-    *_ANY,
+    *SERIOUSNESS_FLAGS,
 )
 
 

@@ -29,17 +29,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-RELATION_RANK = {"unrelated": 0, "unlikely": 1, "possible": 2, "probable": 3, "definite": 4}
-SEVERITY_RANK = {"MILD": 1, "MODERATE": 2, "SEVERE": 3}
-CRITERIA = (
-    "serious",
-    "death",
-    "life_threatening",
-    "hospitalisation",
-    "disability",
-    "congenital_anomaly",
-    "medically_important",
-)
+from aewatch.ingest.validate import RELATION_RANK, SEVERITY_RANK
+from aewatch.ingest.validate import SERIOUSNESS_FLAGS as CRITERIA
+
 # The key of the AE a worsening becomes: the pre-RT AE's key with this suffix.
 WORSENED_SUFFIX = "~worsened"
 
