@@ -149,6 +149,20 @@ def test_the_site_s_fatal_ae_then_counts_instead_with_its_attribution(
     )
     # One death, counted once: the site's hepatic failure, not the derived Death NOS.
     assert counted_events(trial) == [("07-001", "Hepatic failure", 5, "site")]
+    # One death alert; the cause arrives as a follow-up on the same thread.
+    assert death_alerts(trial) == ["death:NCT06261047:07-001:DEATH"]
+    with trial.sessions() as session:
+        alerts = session.execute(
+            select(Alert.kind, Alert.dedup_key, Alert.thread_key, Alert.payload).order_by(Alert.id)
+        ).all()
+    (death,) = [a for a in alerts if a.kind == "death"]
+    (cause,) = [a for a in alerts if a.kind == "sae-followup"]
+    assert (cause.kind, cause.dedup_key) == ("sae-followup", "death-cause:NCT06261047:07-001:AE-3")
+    assert cause.thread_key == death.thread_key
+    assert cause.payload["context"]["followup_reasons"][0].startswith(
+        "the cause of the death already notified (recorded without a fatal AE): "
+        "Hepatic failure, grade 5"
+    )
     with trial.sessions() as session:
         death = session.scalars(
             select(AeVersion)

@@ -45,10 +45,21 @@ def event_thread(trial_id: str, subject_id: str, ae_key: str) -> str:
 
 
 def ae_alerts(
-    previous: AeFacts | None, current: AeFacts, settings: Settings, now: datetime
+    previous: AeFacts | None,
+    current: AeFacts,
+    settings: Settings,
+    now: datetime,
+    *,
+    death_notified_as: str | None = None,
 ) -> list[AlertRequest]:
-    """SAE initial, SAE follow-up or death for one new AE version (at most one of them)."""
+    """SAE initial, SAE follow-up or death for one new AE version (at most one of them).
+
+    ``death_notified_as``: the key of the death-derived AE (Death NOS) whose death alert
+    already went out for this patient. The fatal AE the site reports then is that death's
+    cause: a follow-up on the same thread, not a second death alert (a death alerts once).
+    """
     base = f"{current.trial_id}:{current.subject_id}:{current.ae_key}"
+    thread_key = current.ae_key
     was_serious = previous is not None and is_serious(previous)
     if not is_serious(current):
         if not was_serious:
@@ -61,6 +72,14 @@ def ae_alerts(
     elif is_fatal(current) and not (previous is not None and is_fatal(previous)):
         kind, key, priority = "death", f"death:{base}", PRIORITY_DEATH
         reasons = followup_reasons(previous, current) if was_serious else ()
+        if death_notified_as is not None:
+            kind, key, thread_key = "sae-followup", f"death-cause:{base}", death_notified_as
+            reasons = (
+                "the cause of the death already notified (recorded without a fatal AE): "
+                f"{current.ctcae_term or 'uncoded term'}, grade {current.grade}; it now "
+                "counts instead of the Death NOS",
+                *reasons,
+            )
     elif not was_serious:
         kind, key, priority = "sae-initial", f"sae-initial:{base}:v{current.version}", PRIORITY_SAE
         reasons = ()
@@ -82,7 +101,7 @@ def ae_alerts(
             context=ae_context(current, clock, settings, reasons),
             requires_ack=True,
             report_due_at=clock.first_due,
-            thread=event_thread(current.trial_id, current.subject_id, current.ae_key),
+            thread=event_thread(current.trial_id, current.subject_id, thread_key),
         )
     ]
 

@@ -170,8 +170,27 @@ def ae_version_alerts(ctx: FileContext, version_ids: list[int]) -> list[AlertReq
             reference = starts.get(subject.id) or subject.reference_start
             current = facts(version, ae, subject, ctx.settings, reference)
             before = facts(previous, ae, subject, ctx.settings, reference) if previous else None
-            requests.extend(ae_alerts(before, current, ctx.settings, ctx.now))
+            notified = (
+                death_alerted_as(ctx.session, ctx.settings.trial.id, subject)
+                if ae.origin != "death"
+                else None
+            )
+            requests.extend(
+                ae_alerts(before, current, ctx.settings, ctx.now, death_notified_as=notified)
+            )
     return requests
+
+
+def death_alerted_as(session: Session, trial_id: str, subject: Subject) -> str | None:
+    """The key of this patient's Death NOS whose death alert is already queued, if any."""
+    from sqlalchemy import select
+
+    from aewatch.models import Alert
+    from aewatch.safety.deaths import DEATH_KEY
+
+    key = f"death:{trial_id}:{subject.subject_id}:{DEATH_KEY}"
+    found = session.scalar(select(Alert.id).where(Alert.dedup_key == key).limit(1))
+    return DEATH_KEY if found is not None else None
 
 
 def deviation_alerts(ctx: FileContext, course_ids: list[int]) -> list[AlertRequest]:
