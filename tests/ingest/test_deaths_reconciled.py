@@ -197,23 +197,35 @@ def test_the_site_s_fatal_ae_then_counts_instead_with_its_attribution(
 
 
 def test_a_death_in_ds_only_is_a_death_everywhere_and_queried_for_dm(
-    settings: Any, sessions: Any, tmp_path: Path
+    settings: Any, sessions: Any, tmp_path: Path, db_url: str
 ) -> None:
     trial = trial_with(settings, sessions, tmp_path, ("ds.csv", DS_DEATH))
     assert counted_events(trial) == [("07-002", "Death NOS", 5, "death")]
     assert death_alerts(trial) == ["death:NCT06261047:07-002:DEATH"]
-    (query,) = open_queries(trial)
-    assert (query.domain, query.subject_id, query.field, query.value) == (
+    dm_query, cause_query = open_queries(trial)
+    assert (dm_query.domain, dm_query.subject_id, dm_query.field, dm_query.reason) == (
         "DS",
         "07-002",
         "DSDECOD",
-        "DEATH",
-    )
-    assert query.reason.startswith(
         "DS records a death on 2026-04-10 but DM does not: send DM with DTHFL Y and the date "
-        "of death DTHDTC; no AE of this subject is fatal either"
+        "of death DTHDTC",
+    )
+    assert cause_query.reason.startswith(
+        "DS records a death on 2026-04-10 but no AE of this subject is fatal"
     )
     assert rule_status(trial, settings, "grade5-rt-related").toxic_subjects == ("07-002",)
+    # A person closing the request for DM (say, DM will be sent later) does not stop the
+    # death counting: only an answer to the cause query can.
+    env = {"AEWATCH_CONFIG": str(CONFIG), "AEWATCH_DATABASE_URL": db_url}
+    result = CliRunner().invoke(
+        app,
+        ["quarantine", "resolve", str(dm_query.id), "--by", "CRA", "--note", "DM next month"],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    trial.ingest_paths([write(tmp_path, "ds_again.csv", DS_DEATH)])
+    assert counted_events(trial) == [("07-002", "Death NOS", 5, "death")]
+    assert [q.id for q in open_queries(trial)] == [cause_query.id]
 
 
 def test_a_re_export_that_empties_the_death_keeps_it_until_a_person_confirms(

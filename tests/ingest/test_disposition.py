@@ -87,8 +87,9 @@ def test_bad_disposition_rows_are_quarantined_or_queried_with_a_reason(
         "01-002,DEATH,DISPOSITION EVENT,2025-07-02\n"  # the same event twice: rejected
     )
     (outcome,) = pipeline.ingest_paths([write(tmp_path / "ds_bad.csv", bad)])
-    # The queries: the unknown term, and the DS-only death of 01-002 (DM has none).
-    assert (outcome.accepted, outcome.quarantined, outcome.queries) == (2, 2, 2)
+    # The queries: the unknown term, and for the DS-only death of 01-002: DM has none, and
+    # no AE is fatal.
+    assert (outcome.accepted, outcome.quarantined, outcome.queries) == (2, 2, 3)
     with pipeline.sessions() as session:
         reasons = {
             (q.row_number, q.kind): q.reason

@@ -140,6 +140,11 @@ def _order(frame: pd.DataFrame, label: Any) -> int:
 # --------------------------------------------------------------------------- deaths
 
 
+# The queries that ask whether a death without a fatal AE was caused by an AE at all: a
+# person resolving one of them by hand confirms it was not (aewatch quarantine resolve).
+NOT_CAUSED_BY_AE_KEYS = ("DEATH:DM", "DEATH:DS:NO-FATAL-AE")
+
+
 @dataclass(frozen=True)
 class DeathQuery:
     """A death recorded in one domain only, about one subject (and one AE on the AE side)."""
@@ -192,7 +197,7 @@ def death_queries(
             DeathQuery(
                 str(row.subject_id),
                 "DM",
-                "DEATH:DM",
+                NOT_CAUSED_BY_AE_KEYS[0],
                 field,
                 value,
                 f"DM records a death ({field} {value}) but no AE of this subject is fatal "
@@ -213,16 +218,23 @@ def death_queries(
                 "DSDECOD",
                 "DEATH",
                 f"DS records a death{f' on {value}' if value else ''} but DM does not: send "
-                "DM with DTHFL Y and the date of death DTHDTC"
-                + (
-                    ""
-                    if subject in with_fatal
-                    else "; no AE of this subject is fatal either: report the AE that caused "
-                    "the death as grade 5, or confirm that it was not caused by an AE"
-                    + counted
-                ),
+                "DM with DTHFL Y and the date of death DTHDTC",
             )
         )
+        if subject not in with_fatal:
+            out.append(
+                DeathQuery(
+                    str(subject),
+                    "DS",
+                    NOT_CAUSED_BY_AE_KEYS[1],
+                    "DSDECOD",
+                    "DEATH",
+                    f"DS records a death{f' on {value}' if value else ''} but no AE of this "
+                    "subject is fatal (AETOXGR 5, AEOUT FATAL): report the AE that caused the "
+                    "death as grade 5, or confirm that the death was not caused by an AE (e.g. "
+                    "disease progression)" + counted,
+                )
+            )
     dead |= in_ds
     for row in fatal.itertuples(index=False):
         if row.subject_id in dead:

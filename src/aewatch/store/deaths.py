@@ -27,7 +27,7 @@ from aewatch.models import (
     SourceFile,
     Subject,
 )
-from aewatch.safety.data_queries import death_queries
+from aewatch.safety.data_queries import NOT_CAUSED_BY_AE_KEYS, death_queries
 from aewatch.safety.deaths import death_derived_events, reconciled_deaths
 from aewatch.safety.disposition import DEATH
 from aewatch.store.adverse_events import store_adverse_events
@@ -67,7 +67,11 @@ def reconcile_deaths(
         wanted: dict[int, Wanted] = {}
         for subject, ae_pk in existing.items():
             site_ae = fatal.get(subject)
-            who = [by for (s, _), by in confirmed.items() if s == subject]
+            who = [
+                by
+                for (s, key), by in confirmed.items()
+                if s == subject and key in NOT_CAUSED_BY_AE_KEYS
+            ]
             if subject in fatal and site_ae is not None and not pd.isna(site_ae):
                 wanted[ae_pk] = ("the site reported the fatal AE", int(site_ae))
             elif subject not in fatal:
