@@ -160,7 +160,9 @@ def main() -> None:
     cluster.start()
     workers: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        # Workers may still be moving files when the run ends: they are stopped in the
+        # finally below, after this folder's cleanup, which must not fail on that.
+        with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
             root = Path(tmp)
             inbox = root / "inbox"
             env = os.environ | {
