@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from aewatch.db import frame_of
 from aewatch.ingest.dates import awareness_utc, period_end
 from aewatch.models import AdverseEvent, AeVersion, Subject
-from aewatch.store.frames import content_hash, records
+from aewatch.store.bulk import allocate_ids, insert_columns
+from aewatch.store.frames import columns_of, content_hash
 from aewatch.store.result import StoreResult
 
 # AESEQ is left out: sites renumber it, and that is not a change of the AE. ``implausible``
@@ -96,26 +97,19 @@ def store_adverse_events(
         changed |= ~is_new & supplied_now & lacked
     if is_new.any():
         fresh = merged.loc[is_new]
-        ids = (
-            session.connection()
-            .execute(
-                AdverseEvent.__table__.insert().returning(
-                    AdverseEvent.__table__.c.id, sort_by_parameter_order=True
-                ),
-                [
-                    {
-                        "trial_pk": trial_pk,
-                        "subject_pk": int(s),
-                        "ae_key": k,
-                        "origin": origin,
-                        "current_version": 1,
-                        "created_at": now,
-                    }
-                    for s, k in zip(fresh["subject_pk"], fresh["ae_key"], strict=True)
-                ],
-            )
-            .scalars()
-            .all()
+        ids = allocate_ids(session, AdverseEvent.__table__, len(fresh))
+        insert_columns(
+            session,
+            AdverseEvent.__table__,
+            {
+                "id": ids,
+                "trial_pk": [trial_pk] * len(fresh),
+                "subject_pk": [int(s) for s in fresh["subject_pk"]],
+                "ae_key": fresh["ae_key"].tolist(),
+                "origin": [origin] * len(fresh),
+                "current_version": [1] * len(fresh),
+                "created_at": [now] * len(fresh),
+            },
         )
         merged.loc[is_new, "ae_pk"] = ids
         merged.loc[is_new, "current_version"] = 0
@@ -143,7 +137,7 @@ def store_adverse_events(
             onset_until=_onset_until(write),
             aware_utc=_aware_utc(session, write, site_timezone),
         )
-        rows = records(
+        values = columns_of(
             write,
             [
                 "ae_pk",
@@ -163,34 +157,31 @@ def store_adverse_events(
                 "received_at",
             ],
         )
-        payload = []
-        for row in rows:
-            aware = row.pop("aware_utc")
-            received = row.pop("received_at")  # held rows: when their file arrived
-            payload.append(
-                {
-                    **row,
-                    "ae_pk": int(row["ae_pk"]),
-                    "version": int(row.pop("current_version")) + 1,
-                    "source_row": row.pop("ROW"),
-                    "is_current": True,
-                    "source_file_pk": file_pk,
-                    "recorded_at": now,
-                    "aware_at": _aware(aware, received or aware_default),
-                    "aware_at_supplied": aware is not None,
-                }
-            )
-        result.new_ae_versions = list(
-            session.connection()
-            .execute(
-                AeVersion.__table__.insert().returning(
-                    AeVersion.__table__.c.id, sort_by_parameter_order=True
-                ),
-                payload,
-            )
-            .scalars()
-            .all()
+        count = len(write)
+        aware = values.pop("aware_utc")
+        received = values.pop("received_at")  # held rows: when their file arrived
+        versions = [int(v) + 1 for v in values.pop("current_version")]
+        source_rows = values.pop("ROW")
+        ids = allocate_ids(session, AeVersion.__table__, count)
+        insert_columns(
+            session,
+            AeVersion.__table__,
+            {
+                **values,
+                "id": ids,
+                "ae_pk": [int(a) for a in values["ae_pk"]],
+                "version": versions,
+                "source_row": source_rows,
+                "is_current": [True] * count,
+                "source_file_pk": [file_pk] * count,
+                "recorded_at": [now] * count,
+                "aware_at": [
+                    _aware(a, r or aware_default) for a, r in zip(aware, received, strict=True)
+                ],
+                "aware_at_supplied": [a is not None for a in aware],
+            },
         )
+        result.new_ae_versions = ids
     result.versions = int((is_new | changed).sum())
     result.touched_subjects.update(pks)
     return result

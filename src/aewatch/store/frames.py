@@ -65,18 +65,20 @@ def _canonical_text(column: pd.Series, name: str) -> pd.Series:
 
 def records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
     """DataFrame rows as plain Python values (no numpy scalars, NaT or NA) for the driver."""
-    names, lists = [], []
-    for name in columns:
-        names.append(name)
-        if name not in frame.columns:
-            lists.append([None] * len(frame))
-            continue
-        lists.append(_python_values(frame[name]))
+    lists = columns_of(frame, columns)
     return (
-        [dict(zip(names, values, strict=True)) for values in zip(*lists, strict=True)]
+        [dict(zip(lists, values, strict=True)) for values in zip(*lists.values(), strict=True)]
         if len(frame)
         else []
     )
+
+
+def columns_of(frame: pd.DataFrame, columns: list[str]) -> dict[str, list[Any]]:
+    """``records`` by column: name → plain Python values, for ``store.bulk``."""
+    return {
+        name: _python_values(frame[name]) if name in frame.columns else [None] * len(frame)
+        for name in columns
+    }
 
 
 def _python_values(column: pd.Series) -> list[Any]:

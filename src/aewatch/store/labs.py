@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from aewatch.db import frame_of
 from aewatch.models import LabResult
-from aewatch.store.frames import content_hash, records
+from aewatch.store.bulk import insert_columns, update_columns
+from aewatch.store.frames import columns_of, content_hash, records
 from aewatch.store.result import StoreResult
 
 LAB_CONTENT = (
@@ -61,13 +62,19 @@ def store_labs(
     changed = ~is_new & (merged["old_hash"] != merged["content_hash"])
     columns = ["subject_pk", "lab_key", *LAB_CONTENT]
     if is_new.any():
-        rows = records(merged.loc[is_new], [*columns, "ROW"])
-        for row in rows:
-            row["source_row"] = row.pop("ROW")
-            row["source_file_pk"] = file_pk
-            row["created_at"] = now
-            row["updated_at"] = now
-        session.connection().execute(LabResult.__table__.insert(), rows)
+        fresh = merged.loc[is_new]
+        values = columns_of(fresh, columns)
+        insert_columns(
+            session,
+            LabResult.__table__,
+            {
+                **values,
+                "source_row": columns_of(fresh, ["ROW"])["ROW"],
+                "source_file_pk": [file_pk] * len(fresh),
+                "created_at": [now] * len(fresh),
+                "updated_at": [now] * len(fresh),
+            },
+        )
     if changed.any():
         rows = records(merged.loc[changed], ["lab_pk", *LAB_CONTENT])
         table = LabResult.__table__
@@ -98,34 +105,18 @@ def store_lab_grades(session: Session, graded: pd.DataFrame, dictionary_version:
     rows = graded.loc[changed]
     if rows.empty:
         return 0
-    values = rows[[*TOX_COLUMNS, "lab_pk"]].astype(object)
+    values = rows[list(TOX_COLUMNS)].astype(object)
     values = values.where(values.notna(), None)
-    tuples = [
-        (*(_plain(v) for v in record[:-1]), dictionary_version, int(record[-1]))
-        for record in values.itertuples(index=False, name=None)
-    ]
-    columns = (*TOX_COLUMNS, "dictionary_version")
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        # Plain text and integers: the driver's executemany needs no bind processing,
-        # which is most of the time of regrading a whole lab file.
-        cursor = connection.connection.cursor()
-        try:
-            cursor.executemany(
-                f"UPDATE lab_results SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?",
-                tuples,
-            )
-        finally:
-            cursor.close()
-        return len(tuples)
-    table = LabResult.__table__
-    session.execute(
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values({c: bindparam(c) for c in columns}),
-        [{**dict(zip(columns, t[:-1], strict=True)), "b_id": t[-1]} for t in tuples],
+    update_columns(
+        session,
+        LabResult.__table__,
+        [int(pk) for pk in rows["lab_pk"]],
+        {
+            **{c: [_plain(v) for v in values[c].tolist()] for c in TOX_COLUMNS},
+            "dictionary_version": [dictionary_version] * len(rows),
+        },
     )
-    return len(tuples)
+    return len(rows)
 
 
 def _plain(value: Any) -> Any:

@@ -1,0 +1,129 @@
+"""Bulk writes through the driver: one ``executemany`` of plain tuples per table.
+
+SQLAlchemy's executemany builds a parameter dictionary and runs each bind processor row
+by row, and with RETURNING on SQLite it falls back to one statement per row; for the
+tens of thousands of rows of a site's export that was most of an ingest. Here each
+column's bind processor (the same one SQLAlchemy would use: dates as SQLite text,
+aware UTC instants, booleans) runs once over the column's list, the columns' scalar
+defaults are filled as SQLAlchemy fills them, and the driver gets tuples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table, text
+from sqlalchemy.orm import Session
+
+
+def insert_columns(session: Session, table: Table, columns: dict[str, Sequence[Any]]) -> None:
+    """INSERT one row per position of ``columns`` (name → values, all the same length)."""
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"{table.name}: columns of different lengths {sorted(lengths)}")
+    count = lengths.pop() if lengths else 0
+    if count == 0:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    names, lists = [], []
+    for column in table.columns:
+        if column.name in columns:
+            values: Sequence[Any] = columns[column.name]
+        elif column.default is not None and column.default.is_scalar:
+            values = [column.default.arg] * count  # type: ignore[attr-defined]
+        elif column.default is not None:
+            raise ValueError(f"{table.name}.{column.name}: a callable default needs a value")
+        else:
+            continue
+        process = column.type.dialect_impl(dialect).bind_processor(dialect)
+        names.append(column.name)
+        lists.append(_processed(values, process) if process else list(values))
+    unknown = set(columns) - set(names)
+    if unknown:
+        raise ValueError(f"{table.name}: no such columns {sorted(unknown)}")
+    mark = _mark(session)
+    statement = (
+        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
+    )
+    _executemany(session, statement, lists)
+
+
+def update_columns(
+    session: Session, table: Table, ids: Sequence[int], columns: dict[str, Sequence[Any]]
+) -> None:
+    """UPDATE the rows with these primary keys, each to its position's values."""
+    if not ids:
+        return
+    dialect = session.connection().dialect
+    lists = []
+    for name, values in columns.items():
+        if len(values) != len(ids):
+            raise ValueError(f"{table.name}.{name}: {len(values)} values for {len(ids)} rows")
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        lists.append(_processed(values, process) if process else list(values))
+    mark = _mark(session)
+    assignments = ", ".join(f"{name} = {mark}" for name in columns)
+    _executemany(
+        session,
+        f"UPDATE {table.name} SET {assignments} WHERE id = {mark}",
+        [*lists, [int(i) for i in ids]],
+    )
+
+
+def _mark(session: Session) -> str:
+    return "?" if session.connection().dialect.paramstyle == "qmark" else "%s"
+
+
+def _executemany(session: Session, statement: str, lists: list[list[Any]]) -> None:
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.executemany(statement, list(zip(*lists, strict=True)))
+    finally:
+        cursor.close()
+
+
+def _processed(values: Sequence[Any], process: Any) -> list[Any]:
+    """``process`` over the values, once per distinct value (a file's rows share their
+    receipt time, flags and dates); unhashable values (JSON) are processed each time."""
+    if not values:
+        return []
+    first = values[0]
+    if isinstance(values, list) and all(v is first for v in values):
+        return [process(first)] * len(values)  # a column of one value (receipt time, flags)
+    done: dict[Any, Any] = {}
+    out = []
+    for value in values:
+        try:
+            out.append(done[(type(value), value)])
+        except KeyError:
+            done[(type(value), value)] = result = process(value)
+            out.append(result)
+        except TypeError:
+            out.append(process(value))
+    return out
+
+
+def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
+    """``count`` fresh primary keys for ``table``, so rows can be inserted with their ids
+    known (no RETURNING, which SQLite answers one row at a time).
+
+    PostgreSQL draws them from the column's sequence. SQLite has no sequence, but every
+    aewatch transaction on SQLite holds the write lock from its first statement (BEGIN
+    IMMEDIATE, ``aewatch.db``), so the keys after the largest one are this transaction's
+    alone; the tables have no AUTOINCREMENT, so that is what SQLite itself would choose.
+    """
+    if count <= 0:
+        return []
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        rows = connection.execute(
+            text(
+                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+            ),
+            {"table": table.name, "n": count},
+        )
+        return sorted(int(r[0]) for r in rows)
+    start = connection.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {table.name}")).scalar()
+    return list(range(int(start or 0) + 1, int(start or 0) + 1 + count))
