@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aewatch.ingest.arrow_csv import read_regular_csv
+
 FORMATS = {".csv": "csv", ".txt": "csv", ".json": "json", ".xpt": "xpt", ".xlsx": "xlsx"}
 
 
@@ -81,6 +83,14 @@ def _read_csv(path: Path, data: bytes) -> list[RawTable]:
         delimiter = dialect.delimiter
     except csv.Error:
         delimiter = ","
+    regular = read_regular_csv(text, delimiter)
+    if regular is not None:
+        raw_header, frame = regular
+        header = [_clean_header(h) for h in raw_header]
+        _check_header(header)
+        frame.columns = header
+        numbers = pd.Series(range(1, len(frame) + 1), dtype="int64")
+        return [RawTable(path.stem, frame if len(frame) else _empty(header), numbers)]
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         rows = list(reader)
