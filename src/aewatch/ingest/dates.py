@@ -12,6 +12,7 @@ runs from it, so its time and UTC offset are kept and placed in UTC by ``awarene
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -34,6 +35,25 @@ def parse_iso_dates(values: pd.Series) -> pd.DataFrame:
     ``invalid`` is True where a value is present but not an ISO 8601 date, or names a
     day that does not exist (2025-02-30). Empty values are missing, not invalid.
     """
+    return _once_per_distinct(_parse_iso_dates, values)
+
+
+def _once_per_distinct(
+    parse: Callable[[pd.Series], pd.DataFrame], values: pd.Series
+) -> pd.DataFrame:
+    """``parse(values)``, computed once per distinct text: an export repeats its dates
+    thousands of times, and the regular expression is the costly part."""
+    codes, uniques = pd.factorize(values.astype(object))
+    if 2 * len(uniques) > len(values):
+        return parse(values)
+    distinct = pd.Series([*uniques, None], dtype=object)
+    parsed = parse(distinct)
+    out = parsed.iloc[np.where(codes < 0, len(uniques), codes)]
+    out.index = values.index
+    return out
+
+
+def _parse_iso_dates(values: pd.Series) -> pd.DataFrame:
     text = values.astype("string").str.strip()
     present = text.notna() & (text != "")
     parts = text.str.extract(_ISO)
@@ -76,7 +96,11 @@ def parse_iso_moments(values: pd.Series) -> pd.DataFrame:
     ``timed``. Seconds are optional and fractions of a second dropped (earlier, never
     later). A time or offset that cannot exist (T25:00, T10:61, +15:00) is ``invalid``.
     """
-    parsed = parse_iso_dates(values)
+    return _once_per_distinct(_parse_iso_moments, values)
+
+
+def _parse_iso_moments(values: pd.Series) -> pd.DataFrame:
+    parsed = _parse_iso_dates(values)
     parts = values.astype("string").str.strip().str.extract(_ISO)
     hour = pd.to_numeric(parts["hour"], errors="coerce")
     minute = pd.to_numeric(parts["minute"], errors="coerce")
