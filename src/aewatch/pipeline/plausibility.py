@@ -116,19 +116,22 @@ class _Found:
         self.domain = domain
         self.faults: list[Fault] = []
         self.by_row: dict[int, list[str]] = {}
+        # Plain arrays: a column looked up per query cost more than the check itself.
+        key_column = RECORD_KEY_COLUMNS.get(domain)
+        self._keys = frame[key_column].to_numpy(dtype=object) if key_column else None
+        self._rows = frame["ROW"].to_numpy()
+        self._subjects = frame["USUBJID"].to_numpy(dtype=object)
 
     def add(self, position: int, field: str, value: str | None, reason: str, until: str) -> None:
-        frame = self.frame
-        key_column = RECORD_KEY_COLUMNS.get(self.domain)
-        key = str(frame[key_column].iat[position]) if key_column else "DM"
+        key = str(self._keys[position]) if self._keys is not None else "DM"
         self.faults.append(
             Fault(
-                int(frame["ROW"].iat[position]),
+                int(self._rows[position]),
                 field,
                 value or None,
                 f"{reason}: correct it; {until}",
                 kind="query",
-                subject=str(frame["USUBJID"].iat[position]) or None,
+                subject=str(self._subjects[position]) or None,
                 key=key if key and key not in ("SEQ:", "|") else None,
             )
         )

@@ -78,8 +78,10 @@ def _records(table: PreparedTable) -> set[tuple[str, str]]:
     if frame.empty or "USUBJID" not in frame:
         return set()
     column = RECORD_KEY_COLUMNS.get(table.domain)
-    keys = frame[column].astype(str) if column else ["DM"] * len(frame)
-    return {(str(s), str(k)) for s, k in zip(frame["USUBJID"], keys, strict=True) if s and k}
+    # Plain arrays: iterating Arrow-backed columns element by element is slow.
+    keys = frame[column].astype(str).to_numpy(dtype=object) if column else ["DM"] * len(frame)
+    subjects = frame["USUBJID"].to_numpy(dtype=object)
+    return {(str(s), str(k)) for s, k in zip(subjects, keys, strict=True) if s and k}
 
 
 def _audit_normalised(ctx: FileContext, table: PreparedTable) -> None:
