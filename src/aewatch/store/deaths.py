@@ -88,7 +88,8 @@ def death_records(
     session: Session, subject_pks: set[int]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The subjects' DM death fields, their DS death records and their current
-    site-reported AE versions."""
+    site-reported AE versions that record a death (``safety.deaths.fatal_events``: only
+    those take part in the reconciliation, so the others are not read)."""
     ids = sorted(subject_pks)
     subjects = frame_of(
         session,
@@ -120,7 +121,11 @@ def death_records(
         .join(AdverseEvent, AdverseEvent.subject_pk == Subject.id)
         .join(AeVersion, (AeVersion.ae_pk == AdverseEvent.id) & AeVersion.is_current)
         .outerjoin(SourceFile, SourceFile.id == AeVersion.source_file_pk)
-        .where(Subject.id.in_(ids), AdverseEvent.origin == "site"),
+        .where(
+            Subject.id.in_(ids),
+            AdverseEvent.origin == "site",
+            (AeVersion.grade == 5) | (AeVersion.outcome == "FATAL") | AeVersion.death.is_(True),
+        ),
         [
             "subject_id",
             "ae_pk",

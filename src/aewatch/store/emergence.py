@@ -138,17 +138,28 @@ def _candidates(
     """(subject, key) → (AE id, key, subject) of the site AEs that may split: those whose
     current onset is before the first RT day, the worsenings already stored, and the AEs
     those worsen (so a split that no longer holds is undone)."""
-    rows = session.execute(
-        select(
-            AdverseEvent.id,
-            AdverseEvent.subject_pk,
-            AdverseEvent.ae_key,
-            AeVersion.onset_on,
-            AeVersion.onset_until,
-        )
-        .join(AeVersion, (AeVersion.ae_pk == AdverseEvent.id) & AeVersion.is_current)
-        .where(AdverseEvent.subject_pk.in_(pks), AdverseEvent.origin == "site")
-    ).all()
+    # A subject without a dated RT course has nothing to split: only its stored
+    # worsenings (and the AEs they worsen) are read, to undo a split that no longer holds.
+    with_rt = [pk for pk in pks if pk in first_rt]
+    rows = _current_site_events(
+        session,
+        pks,
+        AdverseEvent.subject_pk.in_(with_rt) | AdverseEvent.ae_key.like(f"%{WORSENED_SUFFIX}"),
+    )
+    parents = {
+        (int(subject_pk), key.removesuffix(WORSENED_SUFFIX))
+        for _, subject_pk, key, _, _ in rows
+        if key.endswith(WORSENED_SUFFIX) and int(subject_pk) not in first_rt
+    }
+    if parents:
+        keys = sorted({key for _, key in parents})
+        rows += [
+            row
+            for row in _current_site_events(
+                session, sorted({pk for pk, _ in parents}), AdverseEvent.ae_key.in_(keys)
+            )
+            if (int(row[1]), row[2]) in parents
+        ]
     found: dict[tuple[int, str], tuple[int, str, int]] = {}
     worsened_of: set[tuple[int, str]] = set()
     for ae_pk, subject_pk, key, onset_on, onset_until in rows:
@@ -164,6 +175,23 @@ def _candidates(
         if (int(subject_pk), key) in worsened_of:
             found[(int(subject_pk), key)] = (int(ae_pk), str(key), int(subject_pk))
     return found
+
+
+def _current_site_events(session: Session, pks: list[int], condition: Any) -> list[Any]:
+    """(AE id, subject, key, onset, onset_until) of these subjects' current site AEs."""
+    return list(
+        session.connection().execute(
+            select(
+                AdverseEvent.id,
+                AdverseEvent.subject_pk,
+                AdverseEvent.ae_key,
+                AeVersion.onset_on,
+                AeVersion.onset_until,
+            )
+            .join(AeVersion, (AeVersion.ae_pk == AdverseEvent.id) & AeVersion.is_current)
+            .where(AdverseEvent.subject_pk.in_(pks), AdverseEvent.origin == "site", condition)
+        )
+    )
 
 
 def _versions(session: Session, ae_pks: list[int]) -> dict[int, list[dict[str, Any]]]:

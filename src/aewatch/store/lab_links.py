@@ -40,29 +40,15 @@ def reconcile_lab_events(
     """Link, set aside or restore the subjects' lab-derived AEs; returns queries opened."""
     if not subject_pks:
         return 0
-    events = frame_of(
-        session,
-        select(
-            Subject.subject_id,
-            AdverseEvent.id,
-            AdverseEvent.ae_key,
-            AdverseEvent.origin,
-            AeVersion.ctcae_term,
-            AeVersion.grade,
-            AeVersion.onset_on,
-            AeVersion.end_on,
-            AeVersion.source_row,
-            SourceFile.name,
-        )
-        .join(AdverseEvent, AdverseEvent.subject_pk == Subject.id)
-        .join(AeVersion, (AeVersion.ae_pk == AdverseEvent.id) & AeVersion.is_current)
-        .outerjoin(SourceFile, SourceFile.id == AeVersion.source_file_pk)
-        .where(Subject.id.in_(sorted(subject_pks)), AdverseEvent.origin.in_(["lab", "site"])),
-        COLUMNS,
+    # Only a subject with a lab-derived AE can have a link or a query: the site AEs of
+    # the others (all of a 50,000-row AE export) need not be read.
+    lab = _current_events(session, subject_pks, "lab")
+    lab_subjects = set(lab["subject_pk"])
+    site = _current_events(session, lab_subjects, "site")
+    subjects = sorted(
+        str(s)
+        for s in session.scalars(select(Subject.subject_id).where(Subject.id.in_(subject_pks)))
     )
-    lab = events[events["origin"] == "lab"]
-    site = events[events["origin"] == "site"]
-    subjects = sorted(set(events["subject_id"]))
     if lab.empty:
         links: dict[int, int | None] = {}
     else:
@@ -79,4 +65,31 @@ def reconcile_lab_events(
     no_dm_file = pd.DataFrame({"subject_id": subjects, "file_name": [None] * len(subjects)})
     return sync_death_queries(
         session, trial_pk, subjects, queries, no_dm_file, site, file_name, now, prefix=PREFIX
+    )
+
+
+def _current_events(session: Session, subject_pks: set[int], origin: str) -> pd.DataFrame:
+    """The subjects' current AEs of one origin (``COLUMNS`` and ``subject_pk``)."""
+    if not subject_pks:
+        return pd.DataFrame(columns=[*COLUMNS, "subject_pk"])
+    return frame_of(
+        session,
+        select(
+            Subject.subject_id,
+            AdverseEvent.id,
+            AdverseEvent.ae_key,
+            AdverseEvent.origin,
+            AeVersion.ctcae_term,
+            AeVersion.grade,
+            AeVersion.onset_on,
+            AeVersion.end_on,
+            AeVersion.source_row,
+            SourceFile.name,
+            Subject.id,
+        )
+        .join(AdverseEvent, AdverseEvent.subject_pk == Subject.id)
+        .join(AeVersion, (AeVersion.ae_pk == AdverseEvent.id) & AeVersion.is_current)
+        .outerjoin(SourceFile, SourceFile.id == AeVersion.source_file_pk)
+        .where(Subject.id.in_(sorted(subject_pks)), AdverseEvent.origin == origin),
+        [*COLUMNS, "subject_pk"],
     )
