@@ -33,7 +33,8 @@ def evaluate_rules(ctx: FileContext, so_far: Touched) -> Touched:
     # time, so the data read below cannot change under this evaluation.
     lock_trial(ctx.session, ctx.trial_pk)
     patients = load_patients(ctx.session, ctx.trial_pk)
-    events = load_events(ctx.session, ctx.trial_pk)
+    lowest = min((r.min_grade for r in settings.stopping_rules if r.site_reported), default=6)
+    events = load_events(ctx.session, ctx.trial_pk, min_grade=lowest)
     statuses = [
         (rule, evaluate_rule(rule, patients, events, pd.Timestamp(ctx.now)))
         for rule in settings.stopping_rules

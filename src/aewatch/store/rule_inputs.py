@@ -95,8 +95,16 @@ def load_patients(
     return frame[["subject_id", "rt_start", "rt_end", "last_contact", "died_on", "withdrawn_on"]]
 
 
-def load_events(session: Session, trial_pk: int, known_at: datetime | None = None) -> pd.DataFrame:
-    """The version of every AE (site-reported and derived) current at ``known_at``.
+def load_events(
+    session: Session,
+    trial_pk: int,
+    known_at: datetime | None = None,
+    min_grade: int | None = None,
+) -> pd.DataFrame:
+    """The version of every AE (site-reported and derived) current at ``known_at``; with
+    ``min_grade`` only derived syndromes and events graded at least that (no rule can
+    count the rest: the lowest ``min_grade`` of the site-reported rules, as
+    `aewatch status` reads them).
 
     Read through the driver's cursor (``fast_frame``): a Row object per AE was most of
     the time on large trials. Dates are parsed below, whichever form the driver gives."""
@@ -117,7 +125,13 @@ def load_events(session: Session, trial_pk: int, known_at: datetime | None = Non
         )
         .join(AdverseEvent, AeVersion.ae_pk == AdverseEvent.id)
         .join(Subject, AdverseEvent.subject_pk == Subject.id)
-        .where(AdverseEvent.trial_pk == trial_pk, _version_known(known_at, session)),
+        .where(
+            AdverseEvent.trial_pk == trial_pk,
+            _version_known(known_at, session),
+            true()
+            if min_grade is None
+            else (AdverseEvent.origin == "syndrome") | (AeVersion.grade >= int(min_grade)),
+        ),
         [
             "subject_id",
             "ae_key",
