@@ -153,16 +153,16 @@ class Worker:
         return check_acknowledgements(self.sessions, self.settings, self.clock)
 
     def _monthly_report(self) -> str | None:
-        from aewatch.reports.dsmb import ReportCancelled
-        from aewatch.reports.schedule import maybe_run_monthly_report
+        """Last month's DSMB report, once due: built in a child process so the daemon
+        never holds the charting and PDF libraries (aewatch.reports.in_child)."""
+        from aewatch.reports.schedule import report_due
 
-        try:
-            return maybe_run_monthly_report(
-                self.sessions, self.settings, self.clock, cancelled=self.stopping.is_set
-            )
-        except ReportCancelled:  # SIGTERM while building: the next run builds it whole
-            log.info("worker=%s monthly report left for the next run", self.worker_id)
+        now = self.clock.now()
+        if report_due(self.sessions, self.settings, now) is None:
             return None
+        from aewatch.reports.in_child import build_report_in_child
+
+        return build_report_in_child(self.settings, now, self.stopping)
 
     def _send(self) -> tuple[int, int]:
         from aewatch.alerts.sender import drain

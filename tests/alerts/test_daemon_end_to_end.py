@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aewatch.config import Settings
@@ -122,16 +123,18 @@ def _heartbeats(db_url: str) -> int:
 
 
 def test_a_failing_report_step_does_not_stop_alerts_from_being_sent(
-    settings: Settings, sessions, clock, smtp_server, monkeypatch
+    settings: Settings, sessions, clock, smtp_server, tmp_path: Path
 ) -> None:
-    """Fault injected on purpose: the monthly report step raises; the SAE still goes out."""
-    import aewatch.reports.schedule as schedule
-
-    def broken(*_args: object, **_kwargs: object) -> None:
-        raise RuntimeError("PDF renderer missing")
-
-    monkeypatch.setattr(schedule, "maybe_run_monthly_report", broken)
-    settings = smtp_settings(settings, smtp_server.port)
+    """Fault injected on purpose: on the report day the report's folder cannot be made (a
+    file is in its place), so the report's child process fails; the SAE still goes out,
+    and the report is left for the next cycle."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the reports folder should be")
+    settings = replace(
+        smtp_settings(settings, smtp_server.port),
+        reports=replace(settings.reports, out_dir=str(blocked / "reports"), pdf=False),
+    )
+    clock.set(datetime(2026, 3, 6, 8, 0, tzinfo=UTC))  # after the 5th: February's report is due
     worker = Worker(settings, sessions, clock, worker_id="w1")
     inbox = Path(settings.worker.inbox)
     inbox.mkdir(parents=True, exist_ok=True)
@@ -140,6 +143,46 @@ def test_a_failing_report_step_does_not_stop_alerts_from_being_sent(
     result = worker.cycle()
     assert result.report is None
     assert any("[SAE]" in r.message["Subject"] for r in smtp_server.handler.received)
+    from aewatch.reports.schedule import report_due
+
+    assert report_due(sessions, settings, clock.now()) == "2026-02"
+
+
+def test_the_monthly_report_is_built_in_a_child_and_the_daemon_stays_light(
+    tmp_path: Path, db_url: str
+) -> None:
+    """`aewatch run --once` on a day after the report day builds and queues last month's
+    report, and the charting library (matplotlib) never enters the daemon's process."""
+    env = {
+        **os.environ,
+        "AEWATCH_CONFIG": str(CONFIG),
+        "AEWATCH_DATABASE_URL": db_url,
+        "AEWATCH_WORKER__INBOX": str(tmp_path / "inbox"),
+        "AEWATCH_WORKER__DATA_DIR": str(tmp_path / "data"),
+        "AEWATCH_ALERTS__OUTBOX_DIR": str(tmp_path / "outbox"),
+        "AEWATCH_REPORTS__OUT_DIR": str(tmp_path / "reports"),
+        "AEWATCH_REPORTS__PDF": "false",
+        "AEWATCH_REPORTS__DSMB_DAY_OF_MONTH": "1",  # due whatever the day today
+    }
+    program = (
+        "import sys\n"
+        "from aewatch.cli import main\n"
+        "sys.argv = ['aewatch', 'run', '--once']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('matplotlib loaded:', 'matplotlib' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert "matplotlib loaded: False" in done.stdout, done.stderr
+    assert sorted(p.name for p in (tmp_path / "reports").rglob("*.html")), done.stderr
+    subjects = [
+        line
+        for path in (tmp_path / "outbox").glob("*.eml")
+        for line in path.read_text().splitlines()
+        if line.startswith("Subject: [DSMB]")
+    ]
+    assert len(subjects) == 2, done.stderr  # the open and the closed part, once each
 
 
 def test_an_sae_alert_is_sent_before_the_rest_of_a_backlog_is_ingested(

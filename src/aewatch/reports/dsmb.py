@@ -16,10 +16,9 @@ evaluable, which the DSMB needs (§7).
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +30,13 @@ from aewatch.clock import Clock
 from aewatch.models import Report
 from aewatch.reports import charts, edish, tables
 from aewatch.reports.datacut import DataCut
+from aewatch.reports.months import PARTS, kind_of, parse_month, previous_month
 from aewatch.reports.render import render_html, svg_data_uri, write_pdf
 from aewatch.reports.sections import ReportTables, compute_facts, compute_sections
 from aewatch.reports.snapshot import Snapshot, load_snapshot
 from aewatch.reports.views import build_views, rule_views, summary_paragraph
 from aewatch.trials import ensure_trial
 
-REPORT_KIND = "dsmb"
-PARTS = ("open", "closed")
 # Tables with calendar dates per patient stay inside aewatch (safety_domain §7).
 CSV_PRIVATE = frozenset({"follow_up", "alerts"})
 # The tables of the open part: aggregates, no subject identifier (the CSVs of the open
@@ -105,28 +103,8 @@ class ReportResult:
     generated_at: datetime | None = None
 
 
-def kind_of(part: str) -> str:
-    """The ``reports`` row kind of one part: dsmb-open, dsmb-closed."""
-    return f"{REPORT_KIND}-{part}"
-
-
 def is_open_frame(name: str) -> bool:
     return name in OPEN_FRAMES or name.startswith(OPEN_FRAME_PREFIXES)
-
-
-def parse_month(month: str) -> tuple[datetime, datetime]:
-    """'2026-02' → (2026-02-01 00:00 UTC, 2026-02-28 23:59:59.999999 UTC)."""
-    try:
-        start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
-    except ValueError as exc:
-        raise ValueError(f"month must be YYYY-MM, got {month!r}") from exc
-    days = calendar.monthrange(start.year, start.month)[1]
-    return start, start + timedelta(days=days) - timedelta(microseconds=1)
-
-
-def previous_month(month: str) -> str:
-    start, _ = parse_month(month)
-    return (start - timedelta(days=1)).strftime("%Y-%m")
 
 
 def build_dsmb_report(

@@ -11,23 +11,20 @@ part to ``alerts.dsmb``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from aewatch.clock import Clock
 from aewatch.models import Alert, Report
-from aewatch.reports.dsmb import (
-    PARTS,
-    PartFiles,
-    ReportResult,
-    build_dsmb_report,
-    kind_of,
-    previous_month,
-)
+from aewatch.reports.months import PARTS, kind_of, previous_month
 from aewatch.trials import ensure_trial
+
+if TYPE_CHECKING:
+    from aewatch.reports.dsmb import ReportResult
 
 
 def due_month(now_month: str, day: int, dsmb_day: int) -> str | None:
@@ -46,17 +43,14 @@ def maybe_run_monthly_report(
     ``cancelled``: a stopping worker abandons the build (``ReportCancelled``); nothing is
     recorded, so the next run builds it."""
     now = clock.now()
-    month = due_month(now.strftime("%Y-%m"), now.day, settings.reports.dsmb_day_of_month)
+    month = report_due(sessions, settings, now)
     if month is None:
         return None
     with sessions() as session, session.begin():
         trial = ensure_trial(session, settings, now)
         existing = {part: _report_row(session, trial.id, month, part) for part in PARTS}
-        queued = {
-            part: _email_queued(session, trial.id, settings.trial.id, month, part) for part in PARTS
-        }
-    if all(existing.values()) and all(queued.values()):
-        return None
+    from aewatch.reports.dsmb import PartFiles, ReportResult, build_dsmb_report
+
     missing = tuple(part for part in PARTS if existing[part] is None)
     if missing:
         # Both parts come from one build, so they share one data cut and one sha256.
@@ -84,6 +78,22 @@ def maybe_run_monthly_report(
         )
     queue_report_email(sessions, settings, month, result, clock)
     return month
+
+
+def report_due(sessions: sessionmaker[Session], settings: Any, now: datetime) -> str | None:
+    """The month whose report is due at ``now`` and not yet both built and queued: a few
+    indexed reads, so the daemon can ask at every cycle without building anything."""
+    month = due_month(now.strftime("%Y-%m"), now.day, settings.reports.dsmb_day_of_month)
+    if month is None:
+        return None
+    with sessions() as session, session.begin():
+        trial = ensure_trial(session, settings, now)
+        done = all(
+            _report_row(session, trial.id, month, part) is not None
+            and _email_queued(session, trial.id, settings.trial.id, month, part)
+            for part in PARTS
+        )
+    return None if done else month
 
 
 def dedup_key(trial_id: str, month: str, part: str) -> str:
