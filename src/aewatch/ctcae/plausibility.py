@@ -103,12 +103,17 @@ def implausible_results(
         for position in np.flatnonzero(mask):
             found.append((int(position), field, shown(int(position)), text(int(position))))
 
+    # Only a result that reads as NaN or ±inf can be "not finite": its text is looked at,
+    # the other rows' texts are not (a million results would be a million strings).
+    unread = np.flatnonzero(np.isnan(value) | np.isinf(value))
+    written = np.full(len(value), None, dtype=object)
+    spelled_nan = np.zeros(len(value), dtype=bool)
     if value_texts is not None:
-        written = value_texts.astype("str").str.strip().to_numpy(dtype=object)
-        spelled_nan = np.asarray([str(w).lower() in ("nan", "+nan", "-nan") for w in written])
+        texts = value_texts.iloc[unread].astype("str").str.strip().to_numpy(dtype=object)
+        written[unread] = texts
+        spelled_nan[unread] = [str(w).lower() in ("nan", "+nan", "-nan") for w in texts]
     else:
-        written = np.asarray([f"{v:g}" for v in value], dtype=object)
-        spelled_nan = np.zeros(len(value), dtype=bool)
+        written[unread] = [f"{v:g}" for v in value[unread]]
     add(
         np.isinf(value) | (np.isnan(value) & spelled_nan),
         "LBSTRESN",
