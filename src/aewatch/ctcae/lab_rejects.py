@@ -59,6 +59,22 @@ def rejected_rows(lb: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=PROBLEM_COLUMNS)
 
 
+def joined_reasons(problems: pd.DataFrame) -> pd.Series:
+    """The reasons of each row with problems joined with "; ", in the order found, by
+    the row's label (in order of first problem): one Arrow join, not one per row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    codes, labels = pd.factorize(problems["index"])
+    order = np.argsort(codes, kind="stable")
+    offsets = np.append(0, np.cumsum(np.bincount(codes, minlength=len(labels))))
+    reasons = pa.array(problems["reason"].to_numpy(dtype=object)[order], type=pa.large_string())
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets, type=pa.int64()), reasons)
+    joined = pc.binary_join(lists, pa.scalar("; ", pa.large_string()))
+    joined = joined.to_numpy(zero_copy_only=False)
+    return pd.Series(joined, index=labels, dtype=object)
+
+
 def rejects_table(
     lb: pd.DataFrame,
     problems: pd.DataFrame,

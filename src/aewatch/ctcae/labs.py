@@ -170,10 +170,10 @@ def _align_baseline(
         unit_codes = np.where(valid, src_codes[safe], len(units) - 1)
     else:
         unit_codes, units = np.zeros(n, np.intp), np.array([None], object)
-    if "BNRIND" in source.columns:
-        indicator = source["BNRIND"].astype(object).to_numpy()[safe]
-        high = valid & (indicator == "HIGH")
-        known = valid & pd.notna(indicator)
+    if "BNRIND" in source.columns:  # judged once per baseline record, then spread
+        indicator = source["BNRIND"].astype(object).to_numpy()
+        high = valid & (indicator == "HIGH")[safe]
+        known = valid & pd.notna(indicator)[safe]
     else:
         high = np.zeros(n, bool)
         known = np.zeros(n, bool)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from aewatch.ctcae.grade_summary import GradingSummary, grade_distribution, summarise
-from aewatch.ctcae.lab_rejects import REJECT_COLUMNS, rejected_rows, rejects_table
+from aewatch.ctcae.lab_rejects import REJECT_COLUMNS, joined_reasons, rejected_rows, rejects_table
 from aewatch.ctcae.labs import derive_baseline, grade_labs
 from aewatch.ctcae.sdtm_columns import categorical_text
 
@@ -144,7 +144,7 @@ def grade_lab_frame(
     tox = tox_columns(grading_view(lb), dm, rejects)
     out = lb if in_place else lb.copy()
     for column in OUTPUT_COLUMNS:
-        out[column] = tox[column].array
+        out[column] = tox[column].to_numpy()  # text becomes pandas' str, as in any frame
     return out
 
 
@@ -177,18 +177,18 @@ def tox_columns(
         grades.index = labels
         grades = grades.reindex(view.index)
         if bad.any():
-            why = rejects.groupby("index", sort=False)["reason"].agg("; ".join)
-            grades.loc[bad, "tox_note"] = "not graded: " + why.reindex(view.index[bad]).to_numpy()
+            why = joined_reasons(rejects).reindex(view.index[bad]).to_numpy(dtype=object)
+            grades.loc[bad, "tox_note"] = "not graded: " + why
     else:  # every row usable: grade the rows as they are
         baseline = derive_baseline(view, _reference_start(dm))
         grades = grade_labs(view, baseline)
-    return pd.DataFrame(
+    return pd.DataFrame(  # text stays object: inferring str costs more than grading
         {
-            "TOXTERML": grades["tox_term_low"].astype(object).to_numpy(),
-            "TOXGRL": grades["tox_grade_low"].array,
-            "TOXTERMH": grades["tox_term_high"].astype(object).to_numpy(),
-            "TOXGRH": grades["tox_grade_high"].array,
-            "TOXNOTE": grades["tox_note"].astype(object).to_numpy(),
+            "TOXTERML": grades["tox_term_low"].astype(object),
+            "TOXGRL": grades["tox_grade_low"],
+            "TOXTERMH": grades["tox_term_high"].astype(object),
+            "TOXGRH": grades["tox_grade_high"],
+            "TOXNOTE": grades["tox_note"].astype(object),
         },
         index=view.index,
     )
@@ -246,7 +246,7 @@ def grade_lab_file(
     problems = rejected_rows(view)
     tox = tox_columns(view, dm, problems)
     for column in OUTPUT_COLUMNS:
-        lb[column] = tox[column].array
+        lb[column] = tox[column]
     out = Path(out_path)
     write_output(lb, out)
     origin = (np.concatenate(file_of), np.concatenate(row_of))
