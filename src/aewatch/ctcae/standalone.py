@@ -143,8 +143,9 @@ def grade_lab_frame(
     ``in_place`` adds the columns to ``lb`` itself instead of a copy (a million rows)."""
     tox = tox_columns(grading_view(lb), dm, rejects)
     out = lb if in_place else lb.copy()
-    for column in OUTPUT_COLUMNS:
-        out[column] = tox[column].to_numpy()  # text becomes pandas' str, as in any frame
+    for column in OUTPUT_COLUMNS:  # text becomes pandas' str, as in any frame
+        values = tox[column]
+        out[column] = values.to_numpy() if values.dtype == object else values.array
     return out
 
 
