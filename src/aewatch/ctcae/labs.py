@@ -437,6 +437,7 @@ def grade_labs(
             "tox_note": _text_column(note),
         },
         index=index,
+        copy=False,  # fresh arrays: stacking them into one block would copy a million rows
     )
 
 

@@ -150,15 +150,17 @@ def grade_lab_frame(
 
 
 def grading_view(lb: pd.DataFrame) -> pd.DataFrame:
-    """The columns grading reads, same index, text factorized once (``categorical_text``;
-    LBSEQ is unique per row, so it stays as it is)."""
+    """The columns grading reads, same index, text factorized once (``categorical_text``)
+    where grading reads every row; LBSEQ and VISITNUM are read only for baseline
+    candidates, so they stay as they are."""
     return pd.DataFrame(
         {
-            column: lb[column] if column == "LBSEQ" else categorical_text(lb[column])
+            column: lb[column] if column in ("LBSEQ", "VISITNUM") else categorical_text(lb[column])
             for column in GRADING_COLUMNS
             if column in lb.columns
         },
         index=lb.index,
+        copy=False,
     )
 
 
@@ -169,30 +171,46 @@ def tox_columns(
     (default: ``rejected_rows(view)``) are not graded and their note says why."""
     rejects = rejected_rows(view) if rejects is None else rejects
     bad = view.index.isin(rejects["index"])
+    kept = np.flatnonzero(~bad)
+    usable = view
     if bad.any() or not isinstance(view.index, pd.RangeIndex):
-        usable = view.loc[~bad]
-        labels = usable.index
-        usable = usable.reset_index(drop=True)  # grade_labs aligns its text columns by position
-        baseline = derive_baseline(usable, _reference_start(dm))
-        grades = grade_labs(usable, baseline)
-        grades.index = labels
-        grades = grades.reindex(view.index)
-        if bad.any():
-            why = joined_reasons(rejects).reindex(view.index[bad]).to_numpy(dtype=object)
-            grades.loc[bad, "tox_note"] = "not graded: " + why
-    else:  # every row usable: grade the rows as they are
-        baseline = derive_baseline(view, _reference_start(dm))
-        grades = grade_labs(view, baseline)
-    return pd.DataFrame(  # text stays object: inferring str costs more than grading
+        # grade_labs aligns its text columns by position
+        usable = view.iloc[kept].reset_index(drop=True)
+    grades = grade_labs(usable, derive_baseline(usable, _reference_start(dm)))
+    n = len(view)
+    columns = {
+        "TOXTERML": _spread_text(grades["tox_term_low"], kept, n),
+        "TOXGRL": _spread_grades(grades["tox_grade_low"], kept, n),
+        "TOXTERMH": _spread_text(grades["tox_term_high"], kept, n),
+        "TOXGRH": _spread_grades(grades["tox_grade_high"], kept, n),
+        "TOXNOTE": _spread_text(grades["tox_note"], kept, n),
+    }
+    if bad.any():
+        why = joined_reasons(rejects).reindex(view.index[bad]).to_numpy(dtype=object)
+        columns["TOXNOTE"][bad] = "not graded: " + why
+    # Text stays object: inferring pandas' str costs more than the grading.
+    return pd.DataFrame(
         {
-            "TOXTERML": grades["tox_term_low"].astype(object),
-            "TOXGRL": grades["tox_grade_low"],
-            "TOXTERMH": grades["tox_term_high"].astype(object),
-            "TOXGRH": grades["tox_grade_high"],
-            "TOXNOTE": grades["tox_note"].astype(object),
+            name: pd.Series(values, index=view.index, dtype=values.dtype, copy=False)
+            for name, values in columns.items()
         },
-        index=view.index,
+        copy=False,
     )
+
+
+def _spread_text(values: pd.Series, kept: np.ndarray, n: int) -> np.ndarray:
+    """Graded rows' texts at their positions among ``n`` rows; None elsewhere."""
+    out = np.full(n, None, dtype=object)
+    out[kept] = values.to_numpy(dtype=object)
+    return out
+
+
+def _spread_grades(values: pd.Series, kept: np.ndarray, n: int) -> pd.arrays.IntegerArray:
+    """Graded rows' grades at their positions among ``n`` rows; missing elsewhere."""
+    grades, missing = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
+    grades[kept] = values.to_numpy(dtype=np.int64, na_value=0)
+    missing[kept] = values.isna().to_numpy()
+    return pd.arrays.IntegerArray(grades, missing)
 
 
 def write_output(frame: pd.DataFrame, out_path: Path) -> None:
@@ -254,7 +272,9 @@ def grade_lab_file(
     rejects = rejects_table(lb, problems, files, origin, unsplit)
     target = Path(rejects_path) if rejects_path else out.with_name(f"{out.stem}.rejects.csv")
     if len(rejects):
-        rejects.to_csv(target, index=False)
+        from aewatch.ctcae.csv_io import write_csv
+
+        write_csv(rejects, target)  # the bytes of rejects.to_csv(target, index=False)
     summary = summarise(tox.assign(LBTESTCD=view["LBTESTCD"]), out)
     rejected = problems["index"].nunique() + len(unsplit)
     return replace(summary, rejected=rejected, rejects_path=target if len(rejects) else None)
