@@ -423,7 +423,8 @@ def grade_labs(
 
     grade_low = _int64(low.grade)
     grade_high = _int64(high.grade)
-    pick_high = (high.grade > low.grade) | pd.isna(term_low)
+    no_term_low = np.asarray([t is None for t in low.terms], dtype=bool)[low.combo]
+    pick_high = (high.grade > low.grade) | no_term_low
     worst = np.maximum(high.grade, low.grade)
     term_worst = np.where(pick_high, term_high, term_low)
     return pd.DataFrame(
