@@ -111,8 +111,8 @@ def derive_baseline(
         return pd.DataFrame(columns=BASELINE_COLUMNS)
 
     group = subj_codes[eligible].astype(np.int64) * len(tests) + test_codes[eligible]
-    visit = numeric_column(lb, "VISITNUM")[eligible]
-    seq = numeric_column(lb, "LBSEQ")[eligible]
+    visit = numeric_column(lb, "VISITNUM", eligible)
+    seq = numeric_column(lb, "LBSEQ", eligible)  # parsed where needed: LBSEQ is unique
     order = np.lexsort(
         (
             eligible,
@@ -126,20 +126,19 @@ def derive_baseline(
     is_last = np.append(sorted_group[1:] != sorted_group[:-1], True)
     rows = eligible[order[is_last]]
 
-    lln = numeric_column(lb, "LBSTNRLO")[rows]
-    uln = numeric_column(lb, "LBSTNRHI")[rows]
+    lln = numeric_column(lb, "LBSTNRLO", rows)
+    uln = numeric_column(lb, "LBSTNRHI", rows)
     base = value[rows]
-    take = lb.iloc[rows]
     out = pd.DataFrame(
         {
             "USUBJID": subjects[subj_codes[rows]],
             "LBTESTCD": tests[test_codes[rows]],
             "BASE": base,
-            "BASEU": take["LBSTRESU"].to_numpy(dtype=object) if "LBSTRESU" in lb else None,
+            "BASEU": lb["LBSTRESU"].iloc[rows].to_numpy(dtype=object) if "LBSTRESU" in lb else None,
             "BASENRLO": lln,
             "BASENRHI": uln,
             "BNRIND": reference_indicator(base, lln, uln),
-            "BASEDTC": take["LBDTC"].to_numpy(dtype=object) if "LBDTC" in lb else None,
+            "BASEDTC": lb["LBDTC"].iloc[rows].to_numpy(dtype=object) if "LBDTC" in lb else None,
             "BASEMETH": np.where(by_date[rows], "REFSTART", "LBBLFL"),
             "BASEROW": lb.index.to_numpy()[rows],
         }

@@ -3,13 +3,15 @@
 Reading: every cell as text, exactly as written (the output repeats it), empty cells
 missing, a UTF-8 BOM tolerated, "NA" kept as text (sodium's LBTESTCD): what
 ``pandas.read_csv(dtype=str, keep_default_na=False, na_values=[""])`` gives, read by
-Arrow's multi-threaded parser.
+Arrow's multi-threaded parser into Arrow-backed text columns (no Python string per cell).
 
 Writing: the bytes ``DataFrame.to_csv(index=False)`` writes (comma, ``\\n``, a field
 quoted only when it holds a comma, a quote or a line break, quotes doubled, missing as
-empty, whole numbers as digits, floats as Python prints them), built column-wise with
-Arrow compute instead of row by row. A column of another kind sends the whole frame to
-pandas' writer, so the output never depends on which writer ran.
+empty, whole numbers as digits, floats as Python prints them). Columns go to Arrow as they
+are; a block of rows in which no cell needs quotes is written by Arrow's CSV writer
+unquoted, any other block is joined column-wise with Arrow compute, quoting the cells that
+need it. A column of another kind sends the whole frame to pandas' writer, so the output
+never depends on which writer ran.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,6 +38,10 @@ def _special_characters() -> str:
     return ',"\n' + ("\r" if probe.getvalue().startswith('"') else "")
 
 
+BLOCK_ROWS = 1 << 16  # rows per block: one cell that needs quotes slows only its block
+STRUCTURAL = (b",", b'"', b"\n", b"\r")  # what Arrow's unquoted writer refuses
+
+
 def read_text_csv(path: Path) -> pd.DataFrame:
     """A CSV file with every column as text (see the module docstring)."""
     import pyarrow as pa
@@ -49,7 +57,7 @@ def read_text_csv(path: Path) -> pd.DataFrame:
     table = pacsv.read_csv(
         path,
         convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in names},
+            column_types={name: pa.large_string() for name in names},  # pandas' own layout
             null_values=[""],
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
@@ -70,44 +78,75 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
         frame.to_csv(path, index=False)
         return
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     header = ",".join(_quote(str(name)) for name in frame.columns) + "\n"
+    table = pa.Table.from_arrays(cells, names=[str(i) for i in range(len(cells))])
     with open(path, "wb") as out:
         out.write(header.encode("utf-8"))
-        if len(frame) == 0:
-            return
-        text = pa.large_string()
-        rows = pc.binary_join_element_wise(*cells, pa.scalar(",", text))
-        empty, newline = pa.scalar("", text), pa.scalar("\n", text)
-        lines = pc.binary_join_element_wise(rows, empty, newline)  # each row + "\n"
-        chunks = lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]
-        for chunk in chunks:
-            out.write(_value_bytes(chunk.cast(pa.large_string())))
+        for block in table.to_batches(max_chunksize=BLOCK_ROWS):
+            out.write(_block_bytes(block))
+
+
+def _block_bytes(block: Any) -> Any:
+    """The CSV lines of a record batch (text and integer columns)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    if not any(_has_structural(column) for column in block.columns):
+        sink = pa.BufferOutputStream()
+        options = pacsv.WriteOptions(include_header=False, quoting_style="none")
+        pacsv.write_csv(block, sink, options)
+        return sink.getvalue()
+    text = pa.large_string()
+    cells = [_quoted(pc.fill_null(pc.cast(column, text), "")) for column in block.columns]
+    rows = pc.binary_join_element_wise(*cells, pa.scalar(",", text))
+    lines = pc.binary_join_element_wise(rows, pa.scalar("", text), pa.scalar("\n", text))
+    return _value_bytes(lines)
+
+
+def _has_structural(column: Any) -> bool:
+    """Whether any cell of a text array holds a delimiter, a quote or a line break (looked
+    up in the array's bytes, not cell by cell); numbers never do."""
+    import pyarrow as pa
+
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return False
+    data = column.buffers()[2]
+    if data is None or len(column) == 0:
+        return False
+    width = np.int64 if pa.types.is_large_string(column.type) else np.int32
+    offsets = np.frombuffer(column.buffers()[1], dtype=width)
+    start, end = int(offsets[column.offset]), int(offsets[column.offset + len(column)])
+    written = memoryview(data)[start:end].tobytes()
+    return any(mark in written for mark in STRUCTURAL)
 
 
 def _cells(column: pd.Series) -> Any:
-    """The column as Arrow text as pandas would print it, or None for a kind we leave
-    to pandas."""
-    import numpy as np
+    """The column as an Arrow array (text as pandas would print it, or integers), or None
+    for a kind we leave to pandas."""
     import pandas as pd
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     dtype = column.dtype
     if isinstance(dtype, pd.StringDtype):  # Arrow-backed text: no Python objects
-        text = pc.cast(pa.array(column, from_pandas=True), pa.large_string())
-    elif dtype.kind == "O" and pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):
-        text = pa.array(column, type=pa.large_string(), from_pandas=True)
-    elif pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
-        text = pc.cast(pa.array(column, from_pandas=True), pa.large_string())
-    elif pd.api.types.is_float_dtype(dtype) and isinstance(dtype, np.dtype):
+        return pa.chunked_array(pa.array(column, from_pandas=True))
+    if dtype.kind == "O" and pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):
+        return pa.array(column, type=pa.large_string(), from_pandas=True)
+    if pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        return pa.array(column, from_pandas=True)
+    if pd.api.types.is_float_dtype(dtype) and isinstance(dtype, np.dtype):
         values = column.to_numpy()
         printed = np.where(np.isnan(values), "", values.astype(str))
         return pa.array(printed, type=pa.large_string())  # digits never need quotes
-    else:
-        return None
-    text = pc.fill_null(text, "")
+    return None
+
+
+def _quoted(text: Any) -> Any:
+    """Text cells quoted where Python's csv module quotes them, quotes doubled."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     needs = pc.match_substring_regex(text, "[" + _special_characters() + "]")
     if not pc.any(needs).as_py():
         return text
@@ -119,8 +158,6 @@ def _cells(column: pd.Series) -> Any:
 
 def _value_bytes(array: Any) -> memoryview:
     """The concatenated UTF-8 bytes of a large_string array without nulls."""
-    import numpy as np
-
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[
         array.offset : array.offset + len(array) + 1
     ]

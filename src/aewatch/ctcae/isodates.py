@@ -85,7 +85,11 @@ def parse_iso_dates(values: pd.Series | npt.ArrayLike) -> DayRange:
         nat = series.isna().to_numpy()
         days = np.where(nat, MISSING_DAY, days)
         return DayRange(first=days, last=days.copy())
-    codes, uniques = pd.factorize(series.astype(object), use_na_sentinel=True)
+    if isinstance(series.dtype, pd.CategoricalDtype):  # already factorized
+        codes = series.cat.codes.to_numpy().astype(np.intp)
+        uniques = series.cat.categories.to_numpy(dtype=object)
+    else:
+        codes, uniques = pd.factorize(series.astype(object), use_na_sentinel=True)
     texts = np.asarray([_as_text(u) for u in np.asarray(uniques, dtype=object)], dtype=object)
     u_first, u_last = _parse_unique(texts)
     u_first = np.append(u_first, MISSING_DAY)  # code -1 (NA) → last slot

@@ -170,10 +170,10 @@ def _align_baseline(
         unit_codes = np.where(valid, src_codes[safe], len(units) - 1)
     else:
         unit_codes, units = np.zeros(n, np.intp), np.array([None], object)
-    if "BNRIND" in source.columns:
-        indicator = source["BNRIND"].astype(object).to_numpy()[safe]
-        high = valid & (indicator == "HIGH")
-        known = valid & pd.notna(indicator)
+    if "BNRIND" in source.columns:  # judged once per baseline record, then spread
+        indicator = source["BNRIND"].astype(object).to_numpy()
+        high = valid & (indicator == "HIGH")[safe]
+        known = valid & pd.notna(indicator)[safe]
     else:
         high = np.zeros(n, bool)
         known = np.zeros(n, bool)
@@ -423,7 +423,8 @@ def grade_labs(
 
     grade_low = _int64(low.grade)
     grade_high = _int64(high.grade)
-    pick_high = (high.grade > low.grade) | pd.isna(term_low)
+    no_term_low = np.asarray([t is None for t in low.terms], dtype=bool)[low.combo]
+    pick_high = (high.grade > low.grade) | no_term_low
     worst = np.maximum(high.grade, low.grade)
     term_worst = np.where(pick_high, term_high, term_low)
     return pd.DataFrame(
@@ -437,6 +438,7 @@ def grade_labs(
             "tox_note": _text_column(note),
         },
         index=index,
+        copy=False,  # fresh arrays: stacking them into one block would copy a million rows
     )
 
 

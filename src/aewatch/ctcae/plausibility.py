@@ -103,12 +103,17 @@ def implausible_results(
         for position in np.flatnonzero(mask):
             found.append((int(position), field, shown(int(position)), text(int(position))))
 
+    # Only a result that reads as NaN or ±inf can be "not finite": its text is looked at,
+    # the other rows' texts are not (a million results would be a million strings).
+    unread = np.flatnonzero(np.isnan(value) | np.isinf(value))
+    written = np.full(len(value), None, dtype=object)
+    spelled_nan = np.zeros(len(value), dtype=bool)
     if value_texts is not None:
-        written = value_texts.astype("str").str.strip().to_numpy(dtype=object)
-        spelled_nan = np.asarray([str(w).lower() in ("nan", "+nan", "-nan") for w in written])
+        texts = value_texts.iloc[unread].astype("str").str.strip().to_numpy(dtype=object)
+        written[unread] = texts
+        spelled_nan[unread] = [str(w).lower() in ("nan", "+nan", "-nan") for w in texts]
     else:
-        written = np.asarray([f"{v:g}" for v in value], dtype=object)
-        spelled_nan = np.zeros(len(value), dtype=bool)
+        written[unread] = [f"{v:g}" for v in value[unread]]
     add(
         np.isinf(value) | (np.isnan(value) & spelled_nan),
         "LBSTRESN",
@@ -189,6 +194,12 @@ def _check_ranges(
     unit_codes_i, unit_values = factor_codes(units)
     width = len(unit_values)
     pair_codes, pairs = pd.factorize(test_codes_i.astype(np.int64) * width + unit_codes_i)
+    # Per distinct (test, unit) pair: the range, the factor to its unit, and the words.
+    checked = np.zeros(len(pairs), dtype=bool)
+    factors, lows, highs = np.ones(len(pairs)), np.zeros(len(pairs)), np.zeros(len(pairs))
+    analytes = np.full(len(pairs), "", dtype=object)
+    ranges = np.full(len(pairs), "", dtype=object)
+    units_shown = np.full(len(pairs), "", dtype=object)
     for k, key in enumerate(pairs):
         test = normalise_testcd(tests[int(key) // width])
         lab_test = LAB_TEST_MAP.get(test)
@@ -198,39 +209,43 @@ def _check_ranges(
             continue
         raw_unit = unit_values[int(key) % width]
         unit = normalise_unit(raw_unit) if isinstance(raw_unit, str) else None
-        rows = pair_codes == k
         factor = _factor(analyte, unit, bounds)
         shown = f" {unit}" if unit else ""
         if factor is None:
             as_range = f"read as {bounds.unit}"
             shown = f" {unit} (not convertible; {as_range})" if unit else f" (no unit; {as_range})"
             factor = 1.0
+        checked[k], factors[k], lows[k], highs[k] = True, factor, bounds.low, bounds.high
+        analytes[k], ranges[k], units_shown[k] = analyte, bounds.text(), shown
+    row_checked = checked[pair_codes]
+    factor, low, high = factors[pair_codes], lows[pair_codes], highs[pair_codes]
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = value * factor
+        outside = np.isfinite(scaled) & ((scaled < low) | (scaled > high))
+    add(
+        row_checked & outside,
+        "LBSTRESN",
+        lambda i: f"{value[i]:g}",
+        lambda i: (
+            f"result LBSTRESN '{value[i]:g}'{units_shown[pair_codes[i]]} is not a plausible "
+            f"{analytes[pair_codes[i]]} result (plausible: {ranges[pair_codes[i]]})"
+        ),
+    )
+    for name, limit in (("LBSTNRLO", low_limit), ("LBSTNRHI", high_limit)):
         with np.errstate(over="ignore", invalid="ignore"):
-            scaled = value * factor
-            outside = np.isfinite(scaled) & ((scaled < bounds.low) | (scaled > bounds.high))
-            add(
-                rows & outside,
-                "LBSTRESN",
-                lambda i: f"{value[i]:g}",
-                lambda i, a=analyte, b=bounds, u=shown: (
-                    f"result LBSTRESN '{value[i]:g}'{u} is not a plausible {a} result "
-                    f"(plausible: {b.text()})"
-                ),
+            scaled_limit = limit * factor
+            wrong = np.isfinite(scaled_limit) & (
+                (scaled_limit > high) | ((scaled_limit < 0) & (low >= 0))
             )
-            for name, limit in (("LBSTNRLO", low_limit), ("LBSTNRHI", high_limit)):
-                scaled_limit = limit * factor
-                wrong = np.isfinite(scaled_limit) & (
-                    (scaled_limit > bounds.high) | ((scaled_limit < 0) & (bounds.low >= 0))
-                )
-                add(
-                    rows & wrong,
-                    name,
-                    lambda i, n=name, lim=limit: f"{lim[i]:g}",
-                    lambda i, n=name, lim=limit, a=analyte, b=bounds, u=shown: (
-                        f"reference limit {n} '{lim[i]:g}'{u} is not a plausible {a} limit "
-                        f"(plausible: {b.text()})"
-                    ),
-                )
+        add(
+            row_checked & wrong,
+            name,
+            lambda i, lim=limit: f"{lim[i]:g}",
+            lambda i, n=name, lim=limit: (
+                f"reference limit {n} '{lim[i]:g}'{units_shown[pair_codes[i]]} is not a "
+                f"plausible {analytes[pair_codes[i]]} limit (plausible: {ranges[pair_codes[i]]})"
+            ),
+        )
 
 
 def _factor(analyte: str, unit: str | None, bounds: PlausibleRange) -> float | None:

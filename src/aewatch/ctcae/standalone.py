@@ -15,33 +15,47 @@ their file, row and reason. Only input that cannot be read at all raises.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from aewatch.ctcae.grade_summary import GradingSummary, grade_distribution, summarise
+from aewatch.ctcae.lab_rejects import REJECT_COLUMNS, joined_reasons, rejected_rows, rejects_table
 from aewatch.ctcae.labs import derive_baseline, grade_labs
+from aewatch.ctcae.sdtm_columns import categorical_text
+
+__all__ = [
+    "OUTPUT_COLUMNS",
+    "REJECT_COLUMNS",
+    "GradingSummary",
+    "grade_distribution",
+    "grade_lab_file",
+    "grade_lab_frame",
+    "read_sdtm",
+    "rejected_rows",
+    "summarise",
+    "write_output",
+]
 
 OUTPUT_COLUMNS = ["TOXTERML", "TOXGRL", "TOXTERMH", "TOXGRH", "TOXNOTE"]
-REJECT_COLUMNS = ["file", "row", "USUBJID", "LBTESTCD", "field", "value", "reason"]
-
-
-@dataclass(frozen=True)
-class GradingSummary:
-    """What a grading run did, for the CLI table and for logs."""
-
-    rows: int
-    graded: int  # rows with a grade in at least one direction
-    not_gradable: tuple[tuple[str, int], ...]  # (reason, rows), most frequent first
-    distribution: pd.DataFrame = field(compare=False, repr=False)
-    out_path: Path | None = None
-    rejected: int = 0  # rows not graded because their data are malformed or implausible
-    rejects_path: Path | None = None
-
-    @property
-    def not_gradable_rows(self) -> int:
-        return self.rows - self.graded
+# What grading reads of an LB row; the other columns are only written back.
+GRADING_COLUMNS = [
+    "USUBJID",
+    "LBTESTCD",
+    "LBSTRESN",
+    "LBSTRESU",
+    "LBSTNRLO",
+    "LBSTNRHI",
+    "LBDTC",
+    "LBBLFL",
+    "VISITNUM",
+    "LBSEQ",
+    "BASE",
+    "BASEU",
+    "BNRIND",
+]
 
 
 def read_sdtm(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
@@ -110,52 +124,6 @@ def _read_ragged_csv(path: Path) -> pd.DataFrame:
     return frame
 
 
-def rejected_rows(lb: pd.DataFrame) -> pd.DataFrame:
-    """Rows that must not be graded, one row per problem: ``index``, ``field``, ``value``,
-    ``reason``. A result that is not a number, or an implausible result or range."""
-    from aewatch.ctcae.plausibility import PROBLEM_COLUMNS, implausible_results
-
-    text = lb["LBSTRESN"] if "LBSTRESN" in lb else pd.Series(None, index=lb.index, dtype=object)
-    values = pd.to_numeric(text, errors="coerce")
-    written = text.astype(object).where(text.notna(), "").astype(str).str.strip()
-    not_number = (
-        (written != "") & values.isna() & ~written.str.lower().isin(["nan", "+nan", "-nan"])
-    )
-    parts = []
-    if not_number.any():
-        parts.append(
-            pd.DataFrame(
-                {
-                    "index": lb.index[not_number.to_numpy()],
-                    "field": "LBSTRESN",
-                    "value": written[not_number].to_numpy(),
-                    "reason": [
-                        f"result LBSTRESN '{w}' is not a number" for w in written[not_number]
-                    ],
-                }
-            )
-        )
-    empty = pd.Series(None, index=lb.index, dtype=object)
-    parts.append(
-        implausible_results(
-            lb.get("LBTESTCD", empty),
-            values.to_numpy(dtype="float64", na_value=float("nan")),
-            lb.get("LBSTRESU", empty),
-            _numbers(lb, "LBSTNRLO"),
-            _numbers(lb, "LBSTNRHI"),
-            value_texts=written,
-        )
-    )
-    found = [p for p in parts if not p.empty]
-    return pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=PROBLEM_COLUMNS)
-
-
-def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
-    if column not in frame:
-        return np.full(len(frame), np.nan)
-    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-
-
 def _reference_start(dm: pd.DataFrame | None) -> pd.Series | None:
     if dm is None or "RFXSTDTC" not in dm.columns:
         return None
@@ -173,74 +141,76 @@ def grade_lab_frame(
     """``lb`` plus the five TOX* columns (the in-memory half of ``grade_lab_file``); rows
     in ``rejects`` (default: ``rejected_rows(lb)``) are not graded and say why.
     ``in_place`` adds the columns to ``lb`` itself instead of a copy (a million rows)."""
-    rejects = rejected_rows(lb) if rejects is None else rejects
-    bad = lb.index.isin(rejects["index"])
-    if bad.any() or not isinstance(lb.index, pd.RangeIndex):
-        usable = lb.loc[~bad]
-        labels = usable.index
-        usable = usable.reset_index(drop=True)  # grade_labs aligns its text columns by position
-        baseline = derive_baseline(usable, _reference_start(dm))
-        grades = grade_labs(usable, baseline)
-        grades.index = labels
-        grades = grades.reindex(lb.index)
-        if bad.any():
-            why = rejects.groupby("index", sort=False)["reason"].agg("; ".join)
-            grades.loc[bad, "tox_note"] = "not graded: " + why.reindex(lb.index[bad]).to_numpy()
-    else:  # every row usable: grade the frame as it is (no copy of a million rows)
-        baseline = derive_baseline(lb, _reference_start(dm))
-        grades = grade_labs(lb, baseline)
+    tox = tox_columns(grading_view(lb), dm, rejects)
     out = lb if in_place else lb.copy()
-    out["TOXTERML"] = grades["tox_term_low"].astype(object).to_numpy()
-    out["TOXGRL"] = grades["tox_grade_low"].array
-    out["TOXTERMH"] = grades["tox_term_high"].astype(object).to_numpy()
-    out["TOXGRH"] = grades["tox_grade_high"].array
-    out["TOXNOTE"] = grades["tox_note"].astype(object).to_numpy()
+    for column in OUTPUT_COLUMNS:  # text becomes pandas' str, as in any frame
+        values = tox[column]
+        out[column] = values.to_numpy() if values.dtype == object else values.array
     return out
 
 
-def summarise(graded: pd.DataFrame, out_path: Path | None = None) -> GradingSummary:
-    """Counts and the per-parameter grade distribution of a graded LB frame."""
-    low = pd.array(graded["TOXGRL"], dtype="Int64")
-    high = pd.array(graded["TOXGRH"], dtype="Int64")
-    any_grade = ~(pd.isna(low) & pd.isna(high))
-    reasons = graded.loc[~np.asarray(any_grade), "TOXNOTE"].fillna("no reason recorded")
-    counts = reasons.value_counts()
-    not_gradable = tuple((str(k), int(v)) for k, v in counts.items())
-    return GradingSummary(
-        rows=len(graded),
-        graded=int(np.asarray(any_grade).sum()),
-        not_gradable=not_gradable,
-        distribution=grade_distribution(graded),
-        out_path=out_path,
+def grading_view(lb: pd.DataFrame) -> pd.DataFrame:
+    """The columns grading reads, same index, text factorized once (``categorical_text``)
+    where grading reads every row; LBSEQ and VISITNUM are read only for baseline
+    candidates, so they stay as they are."""
+    return pd.DataFrame(
+        {
+            column: lb[column] if column in ("LBSEQ", "VISITNUM") else categorical_text(lb[column])
+            for column in GRADING_COLUMNS
+            if column in lb.columns
+        },
+        index=lb.index,
+        copy=False,
     )
 
 
-def grade_distribution(graded: pd.DataFrame) -> pd.DataFrame:
-    """Rows per LBTESTCD × CTCAE term × grade (0-4 and "NA"), one row per test and term."""
-    parts = []
-    for term_col, grade_col in (("TOXTERML", "TOXGRL"), ("TOXTERMH", "TOXGRH")):
-        part = graded.loc[graded[term_col].notna(), ["LBTESTCD", term_col, grade_col]]
-        grade = pd.array(part[grade_col], dtype="Int64").astype("string").fillna("NA")
-        parts.append(
-            pd.DataFrame(
-                {
-                    "LBTESTCD": part["LBTESTCD"].to_numpy(),
-                    "term": part[term_col].to_numpy(),
-                    "grade": np.asarray(grade, dtype=object),
-                }
-            )
-        )
-    long = pd.concat(parts, ignore_index=True)
-    if long.empty:
-        return pd.DataFrame(columns=["LBTESTCD", "term", "0", "1", "2", "3", "4", "NA", "total"])
-    table = pd.crosstab([long["LBTESTCD"], long["term"]], long["grade"])
-    for column in ("0", "1", "2", "3", "4", "NA"):
-        if column not in table.columns:
-            table[column] = 0
-    table = table[["0", "1", "2", "3", "4", "NA"]]
-    table["total"] = table.sum(axis=1)
-    table.columns.name = None
-    return table.reset_index()
+def tox_columns(
+    view: pd.DataFrame, dm: pd.DataFrame | None = None, rejects: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The five TOX* columns for the rows of ``view`` (index-aligned); rows in ``rejects``
+    (default: ``rejected_rows(view)``) are not graded and their note says why."""
+    rejects = rejected_rows(view) if rejects is None else rejects
+    bad = view.index.isin(rejects["index"])
+    kept = np.flatnonzero(~bad)
+    usable = view
+    if bad.any() or not isinstance(view.index, pd.RangeIndex):
+        # grade_labs aligns its text columns by position
+        usable = view.iloc[kept].reset_index(drop=True)
+    grades = grade_labs(usable, derive_baseline(usable, _reference_start(dm)))
+    n = len(view)
+    columns = {
+        "TOXTERML": _spread_text(grades["tox_term_low"], kept, n),
+        "TOXGRL": _spread_grades(grades["tox_grade_low"], kept, n),
+        "TOXTERMH": _spread_text(grades["tox_term_high"], kept, n),
+        "TOXGRH": _spread_grades(grades["tox_grade_high"], kept, n),
+        "TOXNOTE": _spread_text(grades["tox_note"], kept, n),
+    }
+    if bad.any():
+        why = joined_reasons(rejects).reindex(view.index[bad]).to_numpy(dtype=object)
+        columns["TOXNOTE"][bad] = "not graded: " + why
+    # Text stays object: inferring pandas' str costs more than the grading.
+    return pd.DataFrame(
+        {
+            name: pd.Series(values, index=view.index, dtype=values.dtype, copy=False)
+            for name, values in columns.items()
+        },
+        copy=False,
+    )
+
+
+def _spread_text(values: pd.Series, kept: np.ndarray, n: int) -> np.ndarray:
+    """Graded rows' texts at their positions among ``n`` rows; None elsewhere."""
+    out = np.full(n, None, dtype=object)
+    out[kept] = values.to_numpy(dtype=object)
+    return out
+
+
+def _spread_grades(values: pd.Series, kept: np.ndarray, n: int) -> pd.arrays.IntegerArray:
+    """Graded rows' grades at their positions among ``n`` rows; missing elsewhere."""
+    grades, missing = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
+    grades[kept] = values.to_numpy(dtype=np.int64, na_value=0)
+    missing[kept] = values.isna().to_numpy()
+    return pd.arrays.IntegerArray(grades, missing)
 
 
 def write_output(frame: pd.DataFrame, out_path: Path) -> None:
@@ -279,59 +249,32 @@ def grade_lab_file(
     rows not graded for bad data are listed in ``rejects_path`` (default: next to the
     output, ``<out>.rejects.csv``; written only when there are any)."""
     paths = [lb_path] if isinstance(lb_path, str | Path) else list(lb_path)
-    parts, origin, unsplit = [], [], []
-    for path in paths:
+    parts, files, file_of, row_of, unsplit = [], [], [], [], []
+    for number, path in enumerate(paths):
         part = read_sdtm(path)
         name = Path(path).name
         unsplit += [(name, row, reason) for row, reason in part.attrs.get("rejects", [])]
-        origin += [(name, int(i) + 1) for i in part.index]
+        files.append(name)
+        file_of.append(np.full(len(part), number, dtype=np.intp))
+        row_of.append(part.index.to_numpy(dtype=np.int64) + 1)
         parts.append(part.reset_index(drop=True))
     lb = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     lb.attrs = {}
     dm = read_sdtm(dm_path) if dm_path is not None else None
-    problems = rejected_rows(lb)
-    graded = grade_lab_frame(lb, dm, problems, in_place=True)
+    view = grading_view(lb)
+    problems = rejected_rows(view)
+    tox = tox_columns(view, dm, problems)
+    for column in OUTPUT_COLUMNS:
+        lb[column] = tox[column]
     out = Path(out_path)
-    write_output(graded, out)
-    rejects = _rejects_table(lb, problems, origin, unsplit)
+    write_output(lb, out)
+    origin = (np.concatenate(file_of), np.concatenate(row_of))
+    rejects = rejects_table(lb, problems, files, origin, unsplit)
     target = Path(rejects_path) if rejects_path else out.with_name(f"{out.stem}.rejects.csv")
     if len(rejects):
-        rejects.to_csv(target, index=False)
-    summary = summarise(graded, out)
-    rejected = len(set(problems["index"])) + len(unsplit)
+        from aewatch.ctcae.csv_io import write_csv
+
+        write_csv(rejects, target)  # the bytes of rejects.to_csv(target, index=False)
+    summary = summarise(tox.assign(LBTESTCD=view["LBTESTCD"]), out)
+    rejected = problems["index"].nunique() + len(unsplit)
     return replace(summary, rejected=rejected, rejects_path=target if len(rejects) else None)
-
-
-def _rejects_table(
-    lb: pd.DataFrame,
-    problems: pd.DataFrame,
-    origin: list[tuple[str, int]],
-    unsplit: list[tuple[str, int, str]],
-) -> pd.DataFrame:
-    rows = [
-        {
-            "file": name,
-            "row": row,
-            "USUBJID": None,
-            "LBTESTCD": None,
-            "field": None,
-            "value": None,
-            "reason": reason,
-        }
-        for name, row, reason in unsplit
-    ]
-    for problem in problems.itertuples(index=False):
-        name, row = origin[int(problem.index)]
-        rows.append(
-            {
-                "file": name,
-                "row": row,
-                "USUBJID": lb.at[problem.index, "USUBJID"] if "USUBJID" in lb else None,
-                "LBTESTCD": lb.at[problem.index, "LBTESTCD"] if "LBTESTCD" in lb else None,
-                "field": problem.field,
-                "value": problem.value,
-                "reason": problem.reason,
-            }
-        )
-    table = pd.DataFrame(rows, columns=REJECT_COLUMNS)
-    return table.sort_values(["file", "row"], kind="stable").reset_index(drop=True)
