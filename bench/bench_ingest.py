@@ -6,9 +6,12 @@ into the project's own tables (subjects, adverse_events with their ae_versions,
 lab_results) in one WAL transaction, in a fresh interpreter. Each run uses a fresh
 database made by `aewatch init`. Goal (a later change): at least 1/3 of the floor's rows/s.
 
-    .venv/bin/python bench/bench_ingest.py [--runs 3] [--profile]
+    .venv/bin/python bench/bench_ingest.py [--runs 3] [--profile] [--postgres]
 
 ``--profile`` also runs the ingest once under cProfile and prints where the time goes.
+``--postgres`` also runs the same ingest into a private PostgreSQL server (Debian's
+binaries, as the tests start it), alternately with SQLite: PostgreSQL, the engine of
+multi-worker deployments, must not be the slower one.
 Prints; asserts nothing.
 """
 
@@ -118,10 +121,55 @@ def fresh_database(folder: Path, env: dict[str, str], name: str) -> Path:
     return path
 
 
+def compare_postgres(
+    folder: Path, env: dict[str, str], files: list[Path], rows: int, runs: int
+) -> None:
+    """The same ingest on SQLite and on a private PostgreSQL server, alternately."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from support.postgres import PostgresCluster, pg_bindir
+
+    bindir = pg_bindir()
+    if bindir is None:
+        print("# PostgreSQL binaries not found: --postgres skipped")
+        return
+    cluster = PostgresCluster(bindir)
+    cluster.start()
+    try:
+        import psycopg
+
+        def postgres() -> float:
+            admin = cluster.url().replace("postgresql+psycopg", "postgresql")
+            with psycopg.connect(admin, autocommit=True) as connection:
+                connection.execute("DROP DATABASE IF EXISTS bench")
+                connection.execute("CREATE DATABASE bench")
+            run_env = {**env, "AEWATCH_DATABASE_URL": cluster.url("bench")}
+            subprocess.run(aewatch("init"), env=run_env, check=True, capture_output=True)
+            return wall(aewatch("ingest", *map(str, files)), run_env)
+
+        def sqlite() -> float:
+            db = fresh_database(folder, env, "ingest")
+            return wall(aewatch("ingest", *map(str, files)),
+                        {**env, "AEWATCH_DATABASE_URL": f"sqlite:///{db}"})
+
+        lite, pg = paired(sqlite, postgres, runs)
+        shares = sorted(p / s for s, p in zip(lite, pg, strict=True))
+        for label, times in (("aewatch ingest, SQLite", lite), ("aewatch ingest, PostgreSQL", pg)):
+            rates = sorted(rows / t for t in times)
+            print(f"{label:40s} {sorted(times)[len(times) // 2]:7.2f} s"
+                  f"  {rates[len(rates) // 2]:9,.0f} rows/s ({rates[0]:,.0f}-{rates[-1]:,.0f})")
+        share = shares[len(shares) // 2]
+        spread = f"({shares[0]:.2f}-{shares[-1]:.2f})"
+        print(f"{'PostgreSQL / SQLite (seconds)':40s} {share:7.2f} {spread}"
+              f"  goal <= 1: {'met' if share <= 1 else 'MISSED'}")
+    finally:
+        cluster.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--postgres", action="store_true")
     options = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="aewatch-bench-ingest-"))
     env = {
@@ -157,6 +205,8 @@ def main() -> None:
         share = shares[len(shares) // 2]
         print(f"{'aewatch / floor (rows/s)':40s} {share:7.2f} ({shares[0]:.2f}-{shares[-1]:.2f})"
               f"  goal >= 0.33: {'met' if share >= 1 / 3 else 'MISSED'}")
+        if options.postgres:
+            compare_postgres(folder, env, files, rows, options.runs)
         if options.profile:
             db = fresh_database(folder, env, "profile")
             run_env = {**env, "AEWATCH_DATABASE_URL": f"sqlite:///{db}"}
