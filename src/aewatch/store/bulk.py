@@ -5,7 +5,9 @@ by row, and with RETURNING on SQLite it falls back to one statement per row; for
 tens of thousands of rows of a site's export that was most of an ingest. Here each
 column's bind processor (the same one SQLAlchemy would use: dates as SQLite text,
 aware UTC instants, booleans) runs once over the column's list, the columns' scalar
-defaults are filled as SQLAlchemy fills them, and the driver gets tuples.
+defaults are filled as SQLAlchemy fills them, and the driver gets tuples. PostgreSQL
+gets the rows as one COPY stream (updates through a scratch table): even pipelined, a
+statement per row cost it twice SQLite's time.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ def insert_columns(session: Session, table: Table, columns: dict[str, Sequence[A
     unknown = set(columns) - set(names)
     if unknown:
         raise ValueError(f"{table.name}: no such columns {sorted(unknown)}")
+    if connection.dialect.name == "postgresql":
+        _copy(session, table.name, names, lists)
+        return
     mark = _mark(session)
     statement = (
         f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
@@ -63,17 +68,52 @@ def update_columns(
             raise ValueError(f"{table.name}.{name}: {len(values)} values for {len(ids)} rows")
         process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         lists.append(_processed(values, process) if process else list(values))
+    keys = [int(i) for i in ids]
+    if dialect.name == "postgresql":
+        # COPY the new values into a scratch table, then one UPDATE … FROM it: per-row
+        # statements cost a round trip each, even pipelined.
+        scratch = f"aewatch_update_{table.name}"
+        raw = session.connection().connection.cursor()
+        try:
+            raw.execute(
+                f"CREATE TEMP TABLE {scratch} ON COMMIT DROP AS"
+                f" SELECT id, {', '.join(columns)} FROM {table.name} WITH NO DATA"
+            )
+        finally:
+            raw.close()
+        _copy(session, scratch, ["id", *columns], [keys, *lists])
+        assignments = ", ".join(f"{name} = u.{name}" for name in columns)
+        raw = session.connection().connection.cursor()
+        try:
+            raw.execute(
+                f"UPDATE {table.name} t SET {assignments} FROM {scratch} u WHERE t.id = u.id"
+            )
+            raw.execute(f"DROP TABLE {scratch}")
+        finally:
+            raw.close()
+        return
     mark = _mark(session)
     assignments = ", ".join(f"{name} = {mark}" for name in columns)
     _executemany(
         session,
         f"UPDATE {table.name} SET {assignments} WHERE id = {mark}",
-        [*lists, [int(i) for i in ids]],
+        [*lists, keys],
     )
 
 
 def _mark(session: Session) -> str:
     return "?" if session.connection().dialect.paramstyle == "qmark" else "%s"
+
+
+def _copy(session: Session, table: str, names: list[str], lists: list[list[Any]]) -> None:
+    """PostgreSQL's COPY FROM STDIN: the values go as one stream, adapted by psycopg."""
+    cursor = session.connection().connection.cursor()
+    try:
+        with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in zip(*lists, strict=True):
+                copy.write_row(row)
+    finally:
+        cursor.close()
 
 
 def _executemany(session: Session, statement: str, lists: list[list[Any]]) -> None:

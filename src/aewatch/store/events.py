@@ -42,14 +42,18 @@ def versions_with_subjects(
 def _may_be_serious(session: Session, version_ids: Sequence[int]) -> list[int]:
     """The versions among these that are serious or follow another version: one plain
     indexed read, so a file of 50,000 non-serious AEs does not load them through the ORM."""
-    query = text(
-        "SELECT id FROM ae_versions WHERE id IN :ids AND (serious OR death OR grade >= 5"
-        " OR outcome = 'FATAL' OR version > 1)"
-    ).bindparams(bindparam("ids", expanding=True))
+    condition = "(serious OR death OR grade >= 5 OR outcome = 'FATAL' OR version > 1)"
     connection = session.connection()
+    ids = [int(i) for i in version_ids]
+    if connection.dialect.name == "postgresql":  # one array parameter, any length
+        query = text(f"SELECT id FROM ae_versions WHERE id = ANY(:ids) AND {condition}")
+        return [int(r[0]) for r in connection.execute(query, {"ids": ids})]
+    query = text(f"SELECT id FROM ae_versions WHERE id IN :ids AND {condition}").bindparams(
+        bindparam("ids", expanding=True)
+    )
     found: list[int] = []
-    for start in range(0, len(version_ids), 900):
-        chunk = [int(i) for i in version_ids[start : start + 900]]
+    for start in range(0, len(ids), 900):  # SQLite's limit on parameters
+        chunk = ids[start : start + 900]
         found.extend(int(r[0]) for r in connection.execute(query, {"ids": chunk}))
     return found
 
