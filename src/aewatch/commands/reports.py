@@ -95,7 +95,7 @@ def subject(
     _check_choice("--format", fmt, ("table", "json"))
     from aewatch.dbapi import connect
     from aewatch.reports.timeline import subject_timeline
-    from aewatch.store.timeline_reads import trial_pk
+    from aewatch.store.status_reads import trial_pk
 
     chosen = data_cut(cut, as_of, clock_now())
     settings = _settings()

@@ -26,11 +26,6 @@ if TYPE_CHECKING:
 Row = dict[str, Any]
 
 
-def trial_pk(db: ReadOnlyDatabase, trial_id: str) -> int | None:
-    found = db.rows("SELECT id FROM trials WHERE trial_id = :t", {"t": trial_id})
-    return int(found[0][0]) if found else None
-
-
 def subject_known(db: ReadOnlyDatabase, trial: int, subject_id: str) -> bool:
     """Is the subject in this trial at all (at any cut)?"""
     return bool(
