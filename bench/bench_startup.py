@@ -30,10 +30,12 @@ READ_ONLY = [
     (["config"], 10.0),
     (["status"], 10.0),
     (["alerts", "list"], 10.0),
+    (["alerts", "show", "1"], 10.0),
     (["counts", "--by", "term"], 10.0),
     (["quarantine", "list"], 10.0),
     (["ctcae", "Fatigue"], 10.0),
     (["subject", "01-001"], 10.0),
+    (["subject", "01-001", "--format", "json"], 10.0),
 ]
 R_TOXBDRY = "suppressMessages(library(clinfun)); print(toxbdry(0.15, 0.30, 1:36, cP0 = 0.10))"
 

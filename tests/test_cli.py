@@ -87,18 +87,36 @@ READ_ONLY = [
     ["config"],
     ["status"],
     ["alerts", "list"],
+    ["alerts", "show", "1"],
     ["counts", "--by", "term"],
     ["quarantine", "list"],
+    ["subject", "01-001"],
+    ["subject", "01-001", "--format", "json", "--cut", "2026-01-31"],
 ]  # fmt: skip
+# One irradiated patient with a serious AE (alert 1) and a grade 3 lab: every command reads rows.
+SMALL_TRIAL = {
+    "dm.csv": "USUBJID,SITEID,RFXSTDTC\n01-001,01,2026-01-05\n",
+    "ex.csv": "USUBJID,EXSPID,EXTRT,EXDOSE,EXDOSU,EXNFRAC,EXLOC,EXSTDTC,EXENDTC\n"
+    "01-001,RT1,SBRT,10,Gy,5,LIVER,2026-01-05,2026-01-12\n",
+    "ae.csv": "USUBJID,AESPID,AETERM,AEDECOD,AETOXGR,AESER,AESHOSP,AEREL,AESTDTC\n"
+    "01-001,AE-1,NAUSEA,Nausea,3,Y,Y,PROBABLE,2026-01-20\n",
+    "lb.csv": "USUBJID,LBTESTCD,LBSTRESN,LBSTRESU,LBSTNRLO,LBSTNRHI,LBDTC\n"
+    "01-001,ALT,250,U/L,0,40,2026-01-26\n",
+}
 
 
-@pytest.mark.parametrize("args", READ_ONLY, ids=lambda a: " ".join(a[:2]))
+@pytest.mark.parametrize("args", READ_ONLY, ids=lambda a: " ".join(a[:3]))
 def test_read_only_commands_import_no_heavy_library(
-    args: list[str], env: dict[str, str]
+    args: list[str], env: dict[str, str], tmp_path: Path
 ) -> None:
     """What a person types to look at the trial starts fast: no pandas, SciPy, NumPy,
     matplotlib or SQLAlchemy on its path (the database is read through the driver)."""
     assert invoke(env, "init")[0] == 0
+    files = []
+    for name, text in SMALL_TRIAL.items():
+        (tmp_path / name).write_text(text)
+        files.append(str(tmp_path / name))
+    assert invoke(env, "ingest", *files)[0] == 0
     code = (
         "import atexit, sys\n"
         "heavy = ('pandas', 'scipy', 'numpy', 'matplotlib', 'sqlalchemy', 'pydantic')\n"
@@ -112,4 +130,5 @@ def test_read_only_commands_import_no_heavy_library(
         [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}
     )
     assert done.returncode == 0, done.stderr
+    assert done.stdout.strip(), "the command printed nothing"
     assert "HEAVY:\n" in done.stderr, done.stderr[-500:]

@@ -456,22 +456,23 @@ def test_a_mixed_export_end_to_end(with_dm: Pipeline, tmp_path: Path) -> None:
 
 
 def test_the_subject_timeline_shows_each_course_with_its_fractions(
-    with_dm: Pipeline, tmp_path: Path
+    with_dm: Pipeline, tmp_path: Path, db_url: str
 ) -> None:
+    from aewatch.dbapi import connect
     from aewatch.reports.timeline import subject_timeline
 
     ingest(with_dm, tmp_path, "site01_ex.csv", SITE_01)
-    with with_dm.sessions() as session:
-        one = subject_timeline(session, 1, "01-001")
-        two = subject_timeline(session, 1, "01-002")
+    with connect(db_url) as db:
+        one = subject_timeline(db, 1, "01-001")
+        two = subject_timeline(db, 1, "01-002")
     assert one is not None and two is not None
-    assert one.rt_courses[["schedule", "bed_gy", "liver", "status"]].values.tolist() == [
+    assert [[c[k] for k in ("schedule", "bed_gy", "liver", "status")] for c in one.rt_courses] == [
         ["5 × 8 Gy", 72.0, "yes", "evaluable"]
     ]
     assert len(one.rt_fractions) == 5
-    assert set(one.rt_fractions["course_key"]) == set(one.rt_courses["course_key"])
-    assert two.rt_courses["lesion"].tolist() == ["lung metastasis", "bone T10"]
-    assert two.rt_fractions["fractions"].tolist() == [5, 3]
+    assert {f["course_key"] for f in one.rt_fractions} == {c["course_key"] for c in one.rt_courses}
+    assert [c["lesion"] for c in two.rt_courses] == ["lung metastasis", "bone T10"]
+    assert [f["fractions"] for f in two.rt_fractions] == [5, 3]
 
 
 # -- upgrading a database that holds courses of the old one-record-per-course model -----------

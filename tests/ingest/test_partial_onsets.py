@@ -110,20 +110,21 @@ def test_a_month_onset_in_the_rt_month_is_emergent_and_in_the_grade3_rule(
 
 
 def test_a_partial_onset_shows_its_precision_in_the_listing_and_the_timeline(
-    settings: Any, sessions: Any, tmp_path: Path
+    settings: Any, sessions: Any, tmp_path: Path, db_url: str
 ) -> None:
     clock = ManualClock(datetime(2026, 3, 25, 8, tzinfo=UTC))
     ingest(settings, sessions, clock, tmp_path)
     with sessions() as session:
         trial_pk = ensure_trial(session, settings, clock.now()).id
         snap = load_snapshot(session, trial_pk, DataCut())
-        timeline = subject_timeline(session, trial_pk, "05-003")
-        other = subject_timeline(session, trial_pk, "05-002")
+    with connect(db_url) as db:
+        timeline = subject_timeline(db, trial_pk, "05-003")
+        other = subject_timeline(db, trial_pk, "05-002")
     population = tables.safety_population(snap.subjects, snap.rt_courses, "rt_started")
     listing = tables.sae_listing(tables.countable_events(snap.ae, population))
     assert listing[["subject_id", "onset_day"]].to_dict("records") == [
         {"subject_id": "05-003", "onset_day": "1 (imputed; onset known to the month)"}
     ]
     assert timeline is not None and other is not None
-    assert list(timeline.adverse_events["onset_on"]) == ["2026-03 (month)"]
-    assert list(other.adverse_events["onset_on"]) == ["2025 (year)"]
+    assert [ae["onset_on"] for ae in timeline.adverse_events] == ["2026-03 (month)"]
+    assert [ae["onset_on"] for ae in other.adverse_events] == ["2025 (year)"]

@@ -178,19 +178,20 @@ def test_a_grade_rising_after_rt_is_one_emergent_event_dated_at_the_worsening(
 
 
 def test_a_worsening_without_a_dated_record_says_how_it_was_dated(
-    settings: Any, sessions: Any, tmp_path: Path
+    settings: Any, sessions: Any, tmp_path: Path, db_url: str
 ) -> None:
     clock = three_exports(settings, sessions, tmp_path)
     notes = {}
     with sessions() as session:
         trial_pk = ensure_trial(session, settings, clock.now()).id
+    with connect(db_url) as db:
         for subject in ("06-001", "06-003", "06-004"):
-            timeline = subject_timeline(session, trial_pk, subject)
+            timeline = subject_timeline(db, trial_pk, subject)
             assert timeline is not None
-            rows = timeline.adverse_events.set_index("ae_key")
-            notes[subject] = rows.at["HTN-1~worsened", "note"]
+            rows = {row["ae_key"]: row for row in timeline.adverse_events}
+            notes[subject] = rows["HTN-1~worsened"]["note"]
             # The pre-RT grade stays visible next to the worsening.
-            assert rows.at["HTN-1", "grade"] == 2
+            assert rows["HTN-1"]["grade"] == 2
     assert notes["06-001"] == (
         "worsening of HTN-1 after RT (pre-RT grade 2); dated by the site's record of the "
         "higher grade"

@@ -1,4 +1,5 @@
-"""The outbox as `aewatch alerts list` shows it, read through the DB-API driver.
+"""The outbox as `aewatch alerts list` and `aewatch alerts show` show it, read through
+the DB-API driver.
 
 Listing alerts is what the safety officer types most; it reads one table, so it uses
 the driver directly (``aewatch.dbapi``) and not SQLAlchemy's ORM, whose import alone
@@ -44,6 +45,41 @@ def list_alerts(
         sql += " WHERE " + " AND ".join(where)
     rows = db.rows(sql + " ORDER BY id DESC LIMIT :limit", params)
     return [_typed(dict(zip(FIELDS, row, strict=True))) for row in rows]
+
+
+def find_alert(db: ReadOnlyDatabase, alert_id: int) -> SimpleNamespace | None:
+    """One alert as `aewatch alerts show` renders it: the listing's attributes, its
+    ``payload`` (what the email is rendered from) and its trial's ``trial_id``."""
+    rows = db.rows(
+        f"SELECT {', '.join('a.' + f for f in FIELDS)}, a.payload, t.trial_id FROM alerts a"
+        " JOIN trials t ON t.id = a.trial_pk WHERE a.id = :id",
+        {"id": int(alert_id)},
+    )
+    if not rows:
+        return None
+    *values, payload, trial_id = rows[0]
+    alert = _typed(dict(zip(FIELDS, values, strict=True)))
+    alert.payload = json.loads(payload) if isinstance(payload, str) else payload
+    alert.trial_id = trial_id
+    return alert
+
+
+def alert_history(db: ReadOnlyDatabase, alert_id: int) -> list[dict[str, Any]]:
+    """The audit entries about one alert, oldest first (``at`` an aware UTC time)."""
+    rows = db.rows(
+        "SELECT at, actor, action, detail FROM audit_log"
+        " WHERE entity = 'alert' AND entity_id = :id ORDER BY id",
+        {"id": str(alert_id)},
+    )
+    return [
+        {
+            "at": _utc(at),
+            "actor": actor,
+            "action": action,
+            "detail": json.loads(detail) if isinstance(detail, str) else detail,
+        }
+        for at, actor, action, detail in rows
+    ]
 
 
 def _typed(row: dict[str, Any]) -> SimpleNamespace:

@@ -108,31 +108,23 @@ def show(
     """
     import json
 
-    from sqlalchemy import select
-
+    from aewatch.alerts.listing import alert_history, find_alert
     from aewatch.alerts.render import OutgoingAlert, render_message
-    from aewatch.models import Alert, AuditEntry, Trial
+    from aewatch.cli import load_settings_or_exit
+    from aewatch.clock import SystemClock
+    from aewatch.dbapi import connect
 
-    runtime = _runtime()
-    with runtime.sessions() as session:
-        row = session.get(Alert, alert_id)
+    settings = load_settings_or_exit()
+    with connect(settings.database_url) as db:  # the driver alone: no ORM start-up
+        row = find_alert(db, alert_id)
         if row is None:
             typer.secho(f"no alert with id {alert_id}", err=True, fg="red")
             raise typer.Exit(1)
-        trial_id = session.get_one(Trial, row.trial_pk).trial_id
-        summary = _summary(row)
-        history = [
-            {"at": _iso(a.at), "actor": a.actor, "action": a.action, "detail": a.detail}
-            for a in session.scalars(
-                select(AuditEntry)
-                .where(AuditEntry.entity == "alert", AuditEntry.entity_id == str(alert_id))
-                .order_by(AuditEntry.id)
-            )
-        ]
-        message = render_message(OutgoingAlert.from_row(row, trial_id),
-                                 from_address=runtime.settings.alerts.from_address,
-                                 now=runtime.clock.now())
-    runtime.close()
+        history = [{**a, "at": _iso(a["at"])} for a in alert_history(db, alert_id)]
+    summary = _summary(row)
+    message = render_message(OutgoingAlert.from_row(row, row.trial_id),
+                             from_address=settings.alerts.from_address,
+                             now=SystemClock().now())
     body = message.get_body(("plain",)).get_content()
     if fmt == "json":
         typer.echo(json.dumps({**summary, "history": history, "text": body}, indent=2,

@@ -2,8 +2,9 @@
 
 Thin on purpose: parse options, call ``aewatch.reports``, print. pandas, SQLAlchemy and
 the models are imported inside the commands, so `aewatch --help` and every other
-command start fast. `counts` imports neither: the database aggregates
-(``reports.sql_counts``) and the driver is used directly (``aewatch.dbapi``).
+command start fast. `counts` and `subject` import neither: the database aggregates
+(``reports.sql_counts``), a patient's rows are few (``reports.timeline``), and the
+driver is used directly (``aewatch.dbapi``).
 
 Every command takes the same data cut (aewatch.reports.datacut): ``--cut DATE`` keeps
 events dated on or before DATE (default: today), ``--as-of`` what was recorded by then
@@ -92,33 +93,28 @@ def subject(
     Example: aewatch subject 01-701-1015 --cut 2026-10-31
     """
     _check_choice("--format", fmt, ("table", "json"))
+    from aewatch.dbapi import connect
     from aewatch.reports.timeline import subject_timeline
+    from aewatch.store.status_reads import trial_pk
 
-    runtime = _open_runtime()
-    try:
-        chosen = data_cut(cut, as_of, runtime.clock.now())
-        with runtime.sessions() as session:
-            found = subject_timeline(session, runtime.trial_pk(session), subject_id, chosen)
-    finally:
-        runtime.close()
+    chosen = data_cut(cut, as_of, clock_now())
+    settings = _settings()
+    with connect(settings.database_url) as db:
+        trial = trial_pk(db, settings.trial.id)
+        found = None if trial is None else subject_timeline(db, trial, subject_id, chosen)
     if found is None:
         typer.echo(f"unknown subject {subject_id!r}", err=True)
         raise typer.Exit(1)
-    sections = {
-        "rt_courses": found.rt_courses,
-        "rt_fractions": found.rt_fractions,
-        "systemic_therapy": found.systemic_therapy,
-        "adverse_events": found.adverse_events,
-        "labs": found.labs,
-        "dispositions": found.dispositions,
-        "alerts": found.alerts,
-    }
+    sections = found.sections()
     if fmt == "json":
-        document = {"subject": found.subject, **{k: _records(v) for k, v in sections.items()}}
+        document = {
+            "subject": _subject_fields(found.subject),
+            **{k: _records(v) for k, v in sections.items()},
+        }
         _emit([], "json", json_document=document)
         return
-    for name, frame in sections.items():
-        _emit(_records(frame), "table", title=f"{subject_id}: {name.replace('_', ' ')}")
+    for name, rows in sections.items():
+        _emit(_records(rows), "table", title=f"{subject_id}: {name.replace('_', ' ')}")
 
 
 def report_dsmb(
@@ -187,7 +183,7 @@ def report_dsmb(
 
 
 def clock_now() -> datetime:
-    """Now, for the default cut of the commands that open no runtime (`counts`, `status`)."""
+    """Now, for the default cut of the commands that open no runtime (`counts`, `subject`)."""
     from aewatch.clock import SystemClock
 
     return SystemClock().now()
@@ -244,21 +240,24 @@ def _flat_row(row: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def _records(frame: Any) -> list[dict[str, Any]]:
-    """DataFrame rows as plain values (dates as ISO days, NaN/NaT as None)."""
-    rows = []
-    for record in frame.astype(object).where(frame.notna(), None).to_dict("records"):
-        rows.append({k: _plain(v) for k, v in record.items()})
-    return rows
+def _records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows as JSON values: dates as ISO days, times as ISO timestamps."""
+    return [{k: _plain(v) for k, v in row.items()} for row in rows]
 
 
 def _plain(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        text = value.isoformat()
-        return text[:10] if text.endswith("T00:00:00") else text
-    if hasattr(value, "item"):
-        return value.item()
-    return value
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _subject_fields(subject: dict[str, Any]) -> dict[str, Any]:
+    """The patient's DM fields as `aewatch subject --format json` has always written them:
+    a date as ``YYYY-MM-DD 00:00:00``, an unknown date as ``NaT``."""
+    from aewatch.reports.timeline import SUBJECT_DATES
+
+    return {
+        k: (("NaT" if v is None else f"{v.isoformat()} 00:00:00") if k in SUBJECT_DATES else v)
+        for k, v in subject.items()
+    }
 
 
 def _emit(

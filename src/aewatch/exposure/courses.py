@@ -38,13 +38,15 @@ import pandas as pd
 
 from aewatch.ctcae.dose import COMPARE_DECIMALS, bed_deviation
 from aewatch.exposure.rules import ExposureRules
+from aewatch.exposure.statuses import (
+    DOSE_UNKNOWN,
+    EVALUABLE,
+    FRACTIONS_UNKNOWN,
+    IMPLAUSIBLE,
+    OVERLAPPING,
+)
+from aewatch.exposure.statuses import schedule_text as schedule_text  # where callers find it
 from aewatch.exposure.vocabulary import lesion_base
-
-EVALUABLE = "evaluable"
-DOSE_UNKNOWN = "dose unknown"
-FRACTIONS_UNKNOWN = "fractions unknown"
-OVERLAPPING = "overlapping records"
-IMPLAUSIBLE = "implausible"
 
 COURSE_COLUMNS = [
     "subject_pk",
@@ -223,10 +225,3 @@ def _fraction_runs(frame: pd.DataFrame) -> pd.Series:
         for n, d in zip(runs["n"], runs["d"], strict=True)
     ]
     return pd.Series(pairs, index=runs.index).groupby(runs["course"].to_numpy()).agg(list)
-
-
-def schedule_text(fraction_doses: object) -> str:
-    """'5 × 8 Gy', or '3 × 8 Gy + 2 × 6 Gy' for unequal fractions; '' when unknown."""
-    if not isinstance(fraction_doses, list) or not fraction_doses:
-        return ""
-    return " + ".join(f"{int(n)} × {float(d):g} Gy" for n, d in fraction_doses)

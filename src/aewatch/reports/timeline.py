@@ -1,129 +1,224 @@
 """One patient's safety story for `aewatch subject ID`: RT courses with their fractions,
 systemic therapy, AEs with their grade history, lab grades, disposition events and
 alerts, in the order staff would read them, at the same data cut as `counts`, `status`
-and the DSMB report (aewatch.reports.datacut)."""
+and the DSMB report (aewatch.reports.datacut).
+
+Plain Python over the rows ``store.timeline_reads`` reads through the driver: one
+patient's rows are few, and the command starts without pandas or SQLAlchemy. The cut
+is the snapshot's (``reports.snapshot``): an AE is its versions recorded by the
+knowledge time, shown if its latest one is not set aside (``store.set_aside``) and has
+its onset on or before the clinical day (or none); a partial onset is taken as the
+first RT day when its period contains it (``safety.onsets``) and shown as partial.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
-import pandas as pd
-from sqlalchemy import text
-from sqlalchemy.orm import Session
-
+from aewatch.alerts.requests import normalise_relation
+from aewatch.dbapi import ReadOnlyDatabase
+from aewatch.exposure.statuses import EVALUABLE, schedule_text
 from aewatch.reports.datacut import DataCut
-from aewatch.reports.snapshot import load_snapshot
-from aewatch.safety.onsets import onset_text
+from aewatch.safety.disposition import DEATH, LOST, WITHDRAWAL
+from aewatch.safety.onsets import impute_onset, onset_text
+from aewatch.store import timeline_reads
+
+Row = dict[str, Any]
+SUBJECT_DATES = ("enrolled_on", "died_on", "withdrawn_on", "last_contact_on", "lost_on", "left_on")
 
 
 @dataclass(frozen=True)
 class SubjectTimeline:
     subject_id: str
-    subject: dict[str, object]
-    rt_courses: pd.DataFrame  # one row per course: schedule, BED, liver, status
-    rt_fractions: pd.DataFrame  # the EX records each course was built from
-    systemic_therapy: pd.DataFrame  # systemic EX records (drug, dates, dose, adjustments)
-    adverse_events: pd.DataFrame  # one row per AE: current grade and "1→3" history
-    ae_versions: pd.DataFrame
-    labs: pd.DataFrame  # graded results only
-    alerts: pd.DataFrame
-    dispositions: pd.DataFrame
+    subject: dict[str, object]  # DM at the cut, death and withdrawal over DM and DS
+    rt_courses: list[Row]  # one row per course: schedule, BED, liver, status
+    rt_fractions: list[Row]  # the EX records each course was built from
+    systemic_therapy: list[Row]  # systemic EX records (drug, dates, dose, adjustments)
+    adverse_events: list[Row]  # one row per AE: current grade and "1→3" history
+    ae_versions: list[Row]
+    labs: list[Row]  # graded results only
+    alerts: list[Row]
+    dispositions: list[Row]
+
+    def sections(self) -> dict[str, list[Row]]:
+        """What `aewatch subject` prints, in its order."""
+        return {
+            "rt_courses": self.rt_courses,
+            "rt_fractions": self.rt_fractions,
+            "systemic_therapy": self.systemic_therapy,
+            "adverse_events": self.adverse_events,
+            "labs": self.labs,
+            "dispositions": self.dispositions,
+            "alerts": self.alerts,
+        }
 
 
 def subject_timeline(
-    session: Session, trial_pk: int, subject_id: str, cut: DataCut | None = None
+    db: ReadOnlyDatabase, trial_pk: int, subject_id: str, cut: DataCut | None = None
 ) -> SubjectTimeline | None:
-    """None when the subject is unknown in this trial (or not yet recorded at the cut)."""
-    exists = session.execute(
-        text("SELECT 1 FROM subjects WHERE trial_pk = :t AND subject_id = :s"),
-        {"t": trial_pk, "s": subject_id},
-    ).first()
-    if exists is None:
+    """None when the subject is unknown in this trial (at any cut)."""
+    if not timeline_reads.subject_known(db, trial_pk, subject_id):
         return None
-    snap = load_snapshot(session, trial_pk, cut)
-    mine = {
-        name: frame[frame["subject_id"] == subject_id]
-        for name, frame in (
-            ("subjects", snap.subjects),
-            ("rt", snap.rt_courses),
-            ("ex", snap.exposure),
-            ("history", snap.ae_history),
-            ("labs", snap.labs),
-            ("alerts", snap.alerts),
-            ("dispositions", snap.dispositions),
-        )
+    cut = cut or DataCut()
+    read = {
+        name: getattr(timeline_reads, name)(db, trial_pk, subject_id, cut)
+        for name in ("rt_courses", "exposure", "ae_versions", "graded_labs", "alerts")
     }
-    history = mine["history"].sort_values(["onset_on", "ae_key", "version"])
-    grades = history.groupby("ae_pk")["grade"].apply(
-        lambda g: "→".join("?" if pd.isna(x) else str(int(x)) for x in g)
-    )
-    current = history.drop_duplicates("ae_pk", keep="last").copy()
-    current["grade_history"] = current["ae_pk"].map(grades)
-    current["note"] = current["evidence"].map(ae_note)
-    # A partial onset is shown as such (2026-03 (month)), never as the day it is taken as.
-    current["onset_on"] = [
-        onset_text(on, precision)
-        for on, precision in zip(current["onset_on"], current["onset_precision"], strict=True)
-    ]
-    labs = mine["labs"]
-    graded = labs[labs["tox_grade_low"].fillna(0).gt(0) | labs["tox_grade_high"].fillna(0).gt(0)]
-    subject_rows = mine["subjects"].drop(columns=["subject_pk", "created_at"]).to_dict("records")
+    dispositions = timeline_reads.dispositions(db, trial_pk, subject_id, cut)
+    subject = timeline_reads.subject(db, trial_pk, subject_id, cut)
+    courses = sorted(read["rt_courses"], key=lambda c: (_late(c["start_on"]), c["course_key"]))
+    starts = [c["start_on"] for c in courses if c["start_on"] is not None]
+    history = ae_history(read["ae_versions"], cut, min(starts) if starts else None)
+    exposure = read["exposure"]
     return SubjectTimeline(
         subject_id=subject_id,
-        subject=subject_rows[0] if subject_rows else {"subject_id": subject_id},
-        rt_courses=course_rows(mine["rt"]),
-        rt_fractions=fraction_rows(mine["ex"], mine["rt"]),
-        systemic_therapy=mine["ex"][mine["ex"]["category"] == "systemic"][
-            [
-                "agent",
-                "treatment",
-                "start_on",
-                "end_on",
-                "dose",
-                "dose_unit",
-                "dose_frequency",
-                "adjustment",
-            ]
-        ].reset_index(drop=True),
-        adverse_events=current[
-            [
-                "ae_key",
-                "origin",
-                "onset_on",
-                "ctcae_term",
-                "grade",
-                "grade_history",
-                "note",
-                "serious",
-                "rt_relation",
-                "systemic_relation",
-                "outcome",
-                "version",
-            ]
-        ].reset_index(drop=True),
-        ae_versions=history[["ae_key", "version", "recorded_at", "grade", "serious"]].reset_index(
-            drop=True
+        subject=subject_at_cut(subject, dispositions, cut) or {"subject_id": subject_id},
+        rt_courses=[course_row(c) for c in courses],
+        rt_fractions=fraction_rows(exposure, courses),
+        systemic_therapy=[
+            {k: e[k] for k in SYSTEMIC_COLUMNS} for e in exposure if e["category"] == "systemic"
+        ],
+        adverse_events=current_rows(history),
+        ae_versions=[{k: v[k] for k in VERSION_COLUMNS} for v in history],
+        labs=sorted(
+            ({k: lab[k] for k in LAB_COLUMNS} for lab in read["graded_labs"]),
+            key=lambda lab: (_late(lab["collected_on"]), lab["test_code"]),
         ),
-        labs=graded.sort_values(["collected_on", "test_code"])[
-            [
-                "collected_on",
-                "test_code",
-                "value",
-                "unit",
-                "tox_term_low",
-                "tox_grade_low",
-                "tox_term_high",
-                "tox_grade_high",
-                "baseline_flag",
-            ]
-        ].reset_index(drop=True),
-        alerts=mine["alerts"][
-            ["kind", "status", "created_at", "sent_at", "acknowledged_at"]
-        ].reset_index(drop=True),
-        dispositions=mine["dispositions"][
-            ["start_on", "category", "decoded_term", "disposition"]
-        ].reset_index(drop=True),
+        alerts=read["alerts"],
+        dispositions=[{k: d[k] for k in DISPOSITION_COLUMNS} for d in dispositions],
     )
+
+
+SYSTEMIC_COLUMNS = (
+    "agent",
+    "treatment",
+    "start_on",
+    "end_on",
+    "dose",
+    "dose_unit",
+    "dose_frequency",
+    "adjustment",
+)
+AE_COLUMNS = (
+    "ae_key",
+    "origin",
+    "onset_on",
+    "ctcae_term",
+    "grade",
+    "grade_history",
+    "note",
+    "serious",
+    "rt_relation",
+    "systemic_relation",
+    "outcome",
+    "version",
+)
+VERSION_COLUMNS = ("ae_key", "version", "recorded_at", "grade", "serious")
+LAB_COLUMNS = (
+    "collected_on",
+    "test_code",
+    "value",
+    "unit",
+    "tox_term_low",
+    "tox_grade_low",
+    "tox_term_high",
+    "tox_grade_high",
+    "baseline_flag",
+)
+DISPOSITION_COLUMNS = ("start_on", "category", "decoded_term", "disposition")
+FRACTION_COLUMNS = (
+    "course_key",
+    "start_on",
+    "end_on",
+    "treatment",
+    "lesion",
+    "dose",
+    "dose_unit",
+    "fractions",
+)
+
+
+def subject_at_cut(subject: Row | None, dispositions: list[Row], cut: DataCut) -> Row | None:
+    """DM at the cut with death and withdrawal taken over DM and DS, the earliest date of
+    each (``safety.disposition.end_of_follow_up``), ``lost_on`` and ``left_on`` from DS;
+    None when not enrolled by the clinical day. Dates after it are not yet known."""
+    if subject is None:
+        return None
+    day = cut.clinical_day
+    if day is not None and subject["enrolled_on"] is not None and subject["enrolled_on"] > day:
+        return None
+    first: dict[str, date] = {}
+    for row in dispositions:
+        kind, on = row["disposition"], row["start_on"]
+        if kind in (DEATH, WITHDRAWAL, LOST) and on is not None:
+            first[kind] = min(on, first.get(kind, on))
+    in_dm, in_ds = subject["died_on"] is not None, DEATH in first
+    out = dict(subject)
+    out["died_on"] = _earliest(subject["died_on"], first.get(DEATH))
+    out["withdrawn_on"] = _earliest(subject["withdrawn_on"], first.get(WITHDRAWAL))
+    out["death_recorded_in"] = {
+        (True, False): "DM",
+        (False, True): "DS",
+        (True, True): "DM and DS",
+    }.get((in_dm, in_ds))
+    out["lost_on"] = first.get(LOST)
+    out["left_on"] = _earliest(out["withdrawn_on"], out["lost_on"])
+    if day is not None:
+        for column in ("died_on", "withdrawn_on", "lost_on", "left_on", "last_contact_on"):
+            if out[column] is not None and out[column] > day:
+                out[column] = None
+        if out["died_on"] is None:
+            out["death_recorded_in"] = None
+    return out
+
+
+def ae_history(versions: list[Row], cut: DataCut, first_rt: date | None) -> list[Row]:
+    """The versions of the AEs shown at the cut, each with its onset as counted, in the
+    order read: by onset (unknown last), AE key and version."""
+    latest: dict[int, Row] = {}
+    for version in versions:
+        if version["version"] >= latest.get(version["ae_pk"], version)["version"]:
+            latest[version["ae_pk"]] = version
+    day = cut.clinical_day
+    shown = {
+        pk
+        for pk, v in latest.items()
+        if v["set_aside"] is None and (day is None or v["onset_on"] is None or v["onset_on"] <= day)
+    }
+    history = []
+    for version in versions:
+        if version["ae_pk"] not in shown:
+            continue
+        row = dict(version)
+        row["onset_on"] = impute_onset(row["onset_on"], row["onset_until"], first_rt)
+        row["ctcae_term"] = row["ctcae_term"] if row["ctcae_term"] is not None else "Uncoded term"
+        row["rt_relation"] = normalise_relation(row["rt_relation"])
+        row["systemic_relation"] = normalise_relation(row["systemic_relation"])
+        history.append(row)
+    return sorted(history, key=lambda v: (_late(v["onset_on"]), v["ae_key"], v["version"]))
+
+
+def current_rows(history: list[Row]) -> list[Row]:
+    """One row per AE, its latest version in ``history``'s order, with the grades of all
+    its versions ("1→3"; "?" for a version without a grade) and what aewatch made of it."""
+    grades: dict[int, list[str]] = {}
+    last: dict[int, int] = {}
+    for at, version in enumerate(history):
+        grade = version["grade"]
+        grades.setdefault(version["ae_pk"], []).append("?" if grade is None else str(grade))
+        last[version["ae_pk"]] = at
+    rows = []
+    for at in sorted(last.values()):
+        version = history[at]
+        row = {k: version.get(k) for k in AE_COLUMNS}
+        row["grade_history"] = "→".join(grades[version["ae_pk"]])
+        row["note"] = ae_note(version["evidence"])
+        # A partial onset is shown as such (2026-03 (month)), never as the day it is taken as.
+        row["onset_on"] = onset_text(version["onset_on"], version["onset_precision"])
+        rows.append(row)
+    return rows
 
 
 def ae_note(evidence: object) -> str:
@@ -140,51 +235,43 @@ def ae_note(evidence: object) -> str:
     return ""
 
 
-def course_rows(courses: pd.DataFrame) -> pd.DataFrame:
-    """A patient's courses as staff read them: lesion, course number, schedule, BED."""
-    from aewatch.exposure.courses import EVALUABLE, schedule_text
-
-    frame = courses.sort_values(["start_on", "course_key"]).copy()
-    frame["schedule"] = frame["fraction_doses"].map(schedule_text)
-    frame["liver"] = frame["liver_involved"].map(
-        lambda v: "yes" if v is True else ("no" if v is False else "not recognised")
-    )
-    in_progress = (frame["dose_status"] == EVALUABLE) & ~frame["completed"]
-    frame["status"] = frame["dose_status"].where(~in_progress, "in progress")
-    columns = [
-        "course_key",
-        "lesion",
-        "course_number",
-        "start_on",
-        "end_on",
-        "records",
-        "fractions",
-        "schedule",
-        "bed_gy",
-        "eqd2_gy",
-        "liver",
-        "status",
-        "bed_below_minimum",
-    ]
-    return frame[columns].reset_index(drop=True)
+def course_row(course: Row) -> Row:
+    """A course as staff read it: lesion, course number, schedule, BED, liver, status."""
+    liver = course["liver_involved"]
+    in_progress = course["dose_status"] == EVALUABLE and not course["completed"]
+    return {
+        "course_key": course["course_key"],
+        "lesion": course["lesion"],
+        "course_number": course["course_number"],
+        "start_on": course["start_on"],
+        "end_on": course["end_on"],
+        "records": course["records"],
+        "fractions": course["fractions"],
+        "schedule": schedule_text(course["fraction_doses"]),
+        "bed_gy": course["bed_gy"],
+        "eqd2_gy": course["eqd2_gy"],
+        "liver": "yes" if liver is True else ("no" if liver is False else "not recognised"),
+        "status": "in progress" if in_progress else course["dose_status"],
+        "bed_below_minimum": course["bed_below_minimum"],
+    }
 
 
-def fraction_rows(exposure: pd.DataFrame, courses: pd.DataFrame) -> pd.DataFrame:
+def fraction_rows(exposure: list[Row], courses: list[Row]) -> list[Row]:
     """The radiotherapy EX records under their course: what the site sent, date by date."""
-    rt = exposure[exposure["category"] == "radiotherapy"]
-    keys = courses.set_index("course_pk")["course_key"] if len(courses) else pd.Series()
-    frame = rt.assign(
-        course_key=rt["course_pk"].map(keys),
-        fractions=pd.to_numeric(rt["fractions"]).astype("Int64"),
-    )
-    columns = [
-        "course_key",
-        "start_on",
-        "end_on",
-        "treatment",
-        "lesion",
-        "dose",
-        "dose_unit",
-        "fractions",
+    keys = {c["course_pk"]: c["course_key"] for c in courses}
+    rows = [
+        {**{k: e.get(k) for k in FRACTION_COLUMNS}, "course_key": keys.get(e["course_pk"])}
+        for e in exposure
+        if e["category"] == "radiotherapy"
     ]
-    return frame.sort_values(["start_on", "course_key"])[columns].reset_index(drop=True)
+    return sorted(rows, key=lambda r: (_late(r["start_on"]), _late(r["course_key"])))
+
+
+def _late(value: Any) -> tuple[bool, Any]:
+    """Sort key: unknown last (as pandas sorts NaT and NaN)."""
+    return (value is None, value if value is not None else 0)
+
+
+def _earliest(*days: date | None) -> date | None:
+    known = [d for d in days if d is not None]
+    return min(known) if known else None
