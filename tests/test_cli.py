@@ -12,19 +12,12 @@ import pytest
 from typer.testing import CliRunner
 
 from aewatch.cli import app
-from support import CONFIG
+from support import cli_env
 
 
 @pytest.fixture
 def env(tmp_path: Path, db_url: str) -> dict[str, str]:
-    return {
-        "AEWATCH_CONFIG": str(CONFIG),
-        "AEWATCH_DATABASE_URL": db_url,
-        "AEWATCH_WORKER__INBOX": str(tmp_path / "inbox"),
-        "AEWATCH_WORKER__DATA_DIR": str(tmp_path / "data"),
-        "AEWATCH_ALERTS__OUTBOX_DIR": str(tmp_path / "outbox"),
-        "AEWATCH_REPORTS__OUT_DIR": str(tmp_path / "reports"),
-    }
+    return cli_env(tmp_path, db_url)
 
 
 def invoke(env: dict[str, str], *args: str) -> tuple[int, str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aewatch.config import Settings
 from aewatch.worker import Worker
-from support import CONFIG, wait_for
+from support import cli_env, wait_for
 
 DM = (
     "STUDYID,DOMAIN,USUBJID,SITEID,RFXSTDTC,BRTHDTC,SUBJINIT,SUBJNAME\n"
@@ -72,16 +72,7 @@ def test_a_dropped_sae_reaches_the_safety_officer_once_and_without_identifiers(
 
 
 def test_sigterm_finishes_the_cycle_and_exits_zero(tmp_path: Path, db_url: str) -> None:
-    env = {
-        **os.environ,
-        "AEWATCH_CONFIG": str(CONFIG),
-        "AEWATCH_DATABASE_URL": db_url,
-        "AEWATCH_WORKER__INBOX": str(tmp_path / "inbox"),
-        "AEWATCH_WORKER__DATA_DIR": str(tmp_path / "data"),
-        "AEWATCH_WORKER__POLL_SECONDS": "0.2",
-        "AEWATCH_ALERTS__OUTBOX_DIR": str(tmp_path / "outbox"),
-        "AEWATCH_REPORTS__OUT_DIR": str(tmp_path / "reports"),
-    }
+    env = {**os.environ, **cli_env(tmp_path, db_url), "AEWATCH_WORKER__POLL_SECONDS": "0.2"}
     process = subprocess.Popen(
         [sys.executable, "-m", "aewatch.cli", "-v", "run"],
         env=env,
@@ -155,12 +146,7 @@ def test_the_monthly_report_is_built_in_a_child_and_the_daemon_stays_light(
     report, and the charting library (matplotlib) never enters the daemon's process."""
     env = {
         **os.environ,
-        "AEWATCH_CONFIG": str(CONFIG),
-        "AEWATCH_DATABASE_URL": db_url,
-        "AEWATCH_WORKER__INBOX": str(tmp_path / "inbox"),
-        "AEWATCH_WORKER__DATA_DIR": str(tmp_path / "data"),
-        "AEWATCH_ALERTS__OUTBOX_DIR": str(tmp_path / "outbox"),
-        "AEWATCH_REPORTS__OUT_DIR": str(tmp_path / "reports"),
+        **cli_env(tmp_path, db_url),
         "AEWATCH_REPORTS__PDF": "false",
         "AEWATCH_REPORTS__DSMB_DAY_OF_MONTH": "1",  # due whatever the day today
     }

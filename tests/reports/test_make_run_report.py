@@ -21,7 +21,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from aewatch.clock import ManualClock
-from support import CONFIG
+from support import cli_env
 
 NOW = datetime(2026, 11, 5, 6, 0, tzinfo=UTC)
 CUT = "2026-10-31"
@@ -30,15 +30,7 @@ CUT = "2026-10-31"
 @pytest.fixture
 def aewatch(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Run `aewatch …` as `make run` does, at NOW; returns (exit code, stdout)."""
-    for name, value in {
-        "AEWATCH_CONFIG": str(CONFIG),
-        "AEWATCH_DATABASE_URL": sqlite_url,
-        "AEWATCH_WORKER__INBOX": str(tmp_path / "inbox"),
-        "AEWATCH_WORKER__DATA_DIR": str(tmp_path / "data"),
-        "AEWATCH_ALERTS__OUTBOX_DIR": str(tmp_path / "outbox"),
-        "AEWATCH_REPORTS__OUT_DIR": str(tmp_path / "reports"),
-        "AEWATCH_REPORTS__PDF": "false",
-    }.items():
+    for name, value in {**cli_env(tmp_path, sqlite_url), "AEWATCH_REPORTS__PDF": "false"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr("aewatch.runtime.SystemClock", lambda: ManualClock(NOW))
     from aewatch.cli import app

@@ -24,6 +24,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cli_env(tmp_path: Path, db_url: str) -> dict[str, str]:
+    """The environment of an `aewatch` command in a test: the trial's config, every path
+    inside the test's temp folder."""
+    return {
+        "AEWATCH_CONFIG": str(CONFIG),
+        "AEWATCH_DATABASE_URL": db_url,
+        "AEWATCH_WORKER__INBOX": str(tmp_path / "inbox"),
+        "AEWATCH_WORKER__DATA_DIR": str(tmp_path / "data"),
+        "AEWATCH_ALERTS__OUTBOX_DIR": str(tmp_path / "outbox"),
+        "AEWATCH_REPORTS__OUT_DIR": str(tmp_path / "reports"),
+    }
+
+
 def make_settings(tmp_path: Path, db_url: str) -> Settings:
     base = load_settings(CONFIG, env={})
     return replace(

@@ -155,6 +155,7 @@ def evaluate_statuses(runtime: Any, cut: Any = None) -> list[tuple[Any, str | No
     from aewatch.dbapi import connect
     from aewatch.reports.datacut import DataCut
     from aewatch.safety.evaluation import evaluate_rows
+    from aewatch.safety.rules import lowest_counted_grade
     from aewatch.store import status_reads
 
     settings = runtime.settings
@@ -162,12 +163,11 @@ def evaluate_statuses(runtime: Any, cut: Any = None) -> list[tuple[Any, str | No
     cut = cut or DataCut.at(None, None, now)
     known_at = cut.known_at
     rules = settings.stopping_rules
-    site_reported = [rule.min_grade for rule in rules if rule.site_reported]
     with connect(settings.database_url) as db:
         trial = status_reads.trial_pk(db, settings.trial.id)
         patients = status_reads.load_patients(db, trial, known_at) if trial is not None else []
         events = (
-            status_reads.load_events(db, trial, min(site_reported, default=6), known_at)
+            status_reads.load_events(db, trial, lowest_counted_grade(rules), known_at)
             if trial is not None
             else []
         )

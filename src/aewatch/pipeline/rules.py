@@ -27,13 +27,14 @@ def evaluate_rules(ctx: FileContext, so_far: Touched) -> Touched:
         return Touched()
     from aewatch.alerts.rules import threshold_alert
     from aewatch.safety.evaluation import evaluate_rule, status_row
+    from aewatch.safety.rules import lowest_counted_grade
 
     # Files of other subjects may be in their store/grade/derive stages right now; the
     # trial's lock, held from here to commit, makes evaluations (and commits) one at a
     # time, so the data read below cannot change under this evaluation.
     lock_trial(ctx.session, ctx.trial_pk)
     patients = load_patients(ctx.session, ctx.trial_pk)
-    lowest = min((r.min_grade for r in settings.stopping_rules if r.site_reported), default=6)
+    lowest = lowest_counted_grade(settings.stopping_rules)
     events = load_events(ctx.session, ctx.trial_pk, min_grade=lowest)
     statuses = [
         (rule, evaluate_rule(rule, patients, events, pd.Timestamp(ctx.now)))

@@ -218,6 +218,12 @@ EVENT_COLUMNS = (
 )
 
 
+def lowest_counted_grade(rules: Sequence[StoppingRule]) -> int:
+    """The lowest grade a site-reported rule counts (6: none does). An event below it counts
+    for no rule, so the ingest transaction and `aewatch status` leave it unread."""
+    return min((rule.min_grade for rule in rules if rule.site_reported), default=6)
+
+
 def _text(value: Any) -> str:
     """A cell as stripped text; missing (None, NaN, NA) as ""."""
     if value is None or (isinstance(value, float) and value != value):
