@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sqlalchemy import select
 
 from aewatch.models import AdverseEvent, AeVersion, LabResult, QuarantineEntry, RtCourse
@@ -111,3 +113,56 @@ def test_an_unknown_term_is_coded_to_other_specify_and_queried(
     assert "Other, specify" in reasons
     assert "Grade 5 is not defined for 'Alanine aminotransferase increased'" in reasons
     assert versions["ALT UP"].grade == 5, "nothing is silently changed"
+
+
+def test_a_new_lab_file_is_stored_with_its_grades_and_nothing_else_is_rewritten(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    lb = LB + "01-001,4,ALT,-5,U/L,0,40,2025-04-02\n" + "01-001,5,XYZ,3,mg,1,5,2025-04-02\n"
+    pipeline.ingest_paths([write(tmp_path / "dm.csv", DM), write(tmp_path / "lb.csv", lb)])
+    with pipeline.sessions() as session:
+        rows = session.execute(
+            select(
+                LabResult.test_code,
+                LabResult.value,
+                LabResult.tox_grade_high,
+                LabResult.tox_grade_low,
+                LabResult.tox_note,
+                LabResult.dictionary_version,
+                LabResult.created_at,
+                LabResult.updated_at,
+            ).order_by(LabResult.id)
+        ).all()
+    assert [(r.test_code, r.tox_grade_high, r.tox_grade_low) for r in rows] == [
+        ("ALT", 1, None),  # no baseline: 100 U/L is > ULN, <= 3 x ULN
+        ("ALT", 2, None),
+        ("PLAT", None, 3),
+        ("ALT", None, None),  # a negative ALT is implausible: never graded
+        ("XYZ", None, None),  # no CTCAE criterion
+    ]
+    assert [r.tox_note for r in rows][3:] == [
+        "not graded: result LBSTRESN '-5' U/L is not a plausible ALT result"
+        " (plausible: 0 to 50000 U/L)",
+        "no CTCAE v5.0 lab criteria for LBTESTCD 'XYZ'",
+    ]
+    # Each has a grade or a note, and names the dictionary that gave it.
+    from aewatch.ctcae import DICTIONARY_VERSION
+
+    assert {r.dictionary_version for r in rows} == {DICTIONARY_VERSION}
+    assert all(r.created_at == r.updated_at for r in rows)
+
+
+def test_a_file_whose_new_labs_were_never_graded_rolls_back_whole(
+    pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injected: the grade stage left out. New results are written by the grade
+    stage; without it the file must fail visibly, not commit with its labs missing."""
+    import aewatch.pipeline.transaction as transaction
+
+    pipeline.ingest_paths([write(tmp_path / "dm.csv", DM)])
+    stages = tuple(s for s in transaction.FILE_STAGES if s.__name__ != "grade")
+    monkeypatch.setattr(transaction, "FILE_STAGES", stages)
+    [outcome] = pipeline.ingest_paths([write(tmp_path / "lb.csv", LB)])
+    assert outcome.status == "failed"
+    with pipeline.sessions() as session:
+        assert session.scalars(select(LabResult.id)).all() == []

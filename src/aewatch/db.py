@@ -32,6 +32,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return create_engine(parsed, echo=echo, pool_pre_ping=True, future=True)
 
 
+# Page cache per connection (KiB). SQLite's default (2 MiB) is smaller than one large
+# export's transaction: its later reads of what it just wrote then go back to the WAL file.
+CACHE_KIB = 64 * 1024
+
+
 def _sqlite_engine(parsed: Any, echo: bool) -> Engine:
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -48,6 +53,7 @@ def _sqlite_engine(parsed: Any, echo: bool) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -115,3 +121,16 @@ def fast_frame(session: Session, statement: Any, columns: list[str]) -> pd.DataF
     finally:
         cursor.close()
     return pd.DataFrame.from_records(rows, columns=columns)
+
+
+def iso_dates(values: pd.Series) -> pd.Series:
+    """Dates read through the driver as ISO text (``YYYY-MM-DD``), None where missing.
+
+    SQLite returns the stored text, psycopg ``date`` objects; each distinct value is
+    converted once (an export repeats its dates)."""
+    import pandas as pd
+
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    texts = [d if isinstance(d, str) else d.isoformat() for d in distinct]
+    out = pd.Series([None, *texts], dtype=object).to_numpy()[codes + 1]
+    return pd.Series(out, index=values.index, dtype=object)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from aewatch.alerts.requests import AlertRequest
     from aewatch.ingest.validate import Fault, Normalised
+    from aewatch.store.labs import NewLabs
     from aewatch.store.subject_data import SubjectData
 
 # The order domains are applied in: subjects first (so the rows of the same file find
@@ -74,6 +75,7 @@ class Touched:
     # What later stages work on.
     subjects: set[int] = field(default_factory=set)  # subjects whose data changed
     lab_subjects: set[int] = field(default_factory=set)  # subjects with new or changed labs
+    new_labs: list[NewLabs] = field(default_factory=list)  # stored by the grade stage
     ae_versions: list[int] = field(default_factory=list)  # new AE versions, site and derived
     derived_versions: list[int] = field(default_factory=list)  # of which aewatch derived
     ex_subjects: set[int] = field(default_factory=set)  # subjects whose EX records arrived
@@ -91,6 +93,7 @@ class Touched:
         self.quarantined += other.quarantined
         self.subjects |= other.subjects
         self.lab_subjects |= other.lab_subjects
+        self.new_labs.extend(other.new_labs)
         self.ae_versions.extend(other.ae_versions)
         self.derived_versions.extend(other.derived_versions)
         self.ex_subjects |= other.ex_subjects

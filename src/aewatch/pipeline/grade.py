@@ -11,23 +11,35 @@ from __future__ import annotations
 import pandas as pd
 
 from aewatch.pipeline.context import FileContext, GradedLabs, Touched
-from aewatch.store.labs import store_lab_grades
+from aewatch.store.labs import TOX_COLUMNS, store_lab_grades
 from aewatch.store.subject_data import SubjectData, load_subject_data
 
 
 def grade(ctx: FileContext, so_far: Touched) -> Touched:
+    """Grade the touched subjects' labs; the file's new results (``so_far.new_labs``,
+    not written yet) are graded with the stored ones and written with their grades."""
     if not so_far.subjects:
         return Touched()
-    data = load_subject_data(ctx.session, so_far.subjects | so_far.lab_subjects)
+    data = load_subject_data(
+        ctx.session, so_far.subjects | so_far.lab_subjects, [n.frame() for n in so_far.new_labs]
+    )
     from aewatch.ctcae import DICTIONARY_VERSION
 
     cleared = ungraded(data.implausible_labs)
-    if cleared is not None:
-        store_lab_grades(ctx.session, cleared, DICTIONARY_VERSION)
-    if data.labs.empty:
+    labs = grade_subject_labs(data) if not data.labs.empty else None
+    written = [f for f in (cleared, labs) if f is not None]
+    if written or so_far.new_labs:
+        columns = ["lab_pk", *TOX_COLUMNS, *[f"old_{c}" for c in TOX_COLUMNS]]
+        store_lab_grades(
+            ctx.session,
+            pd.concat([f[columns] for f in written], ignore_index=True)
+            if written
+            else pd.DataFrame(columns=columns),
+            DICTIONARY_VERSION,
+            so_far.new_labs,
+        )
+    if labs is None:
         return Touched()
-    labs = grade_subject_labs(data)
-    store_lab_grades(ctx.session, labs, DICTIONARY_VERSION)
     return Touched(graded=GradedLabs(data, labs))
 
 
@@ -35,8 +47,6 @@ def ungraded(implausible: pd.DataFrame | None) -> pd.DataFrame | None:
     """Implausible results with no grade, and a note that says why."""
     if implausible is None or implausible.empty:
         return None
-    from aewatch.store.labs import TOX_COLUMNS
-
     out = implausible.copy()
     for column in TOX_COLUMNS:
         out[column] = None

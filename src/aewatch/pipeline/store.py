@@ -168,7 +168,7 @@ def _store_rows(
         touched = Touched(ae_versions=list(result.new_ae_versions))
     elif domain == "LB":
         result = store_labs(session, frame, known, file_pk, now)
-        touched = Touched(lab_subjects=set(result.lab_subjects))
+        touched = Touched(lab_subjects=set(result.lab_subjects), new_labs=list(result.new_labs))
     elif domain == "EX":  # courses are built from the stored records in the exposure stage
         result = store_exposure_records(session, frame, known, file_pk, now)
         touched = Touched(ex_subjects=set(result.touched_subjects))

@@ -51,4 +51,6 @@ def run_stages(ctx: FileContext, tables: list[PreparedTable]) -> Touched:
         touched.add(store(ctx, table))
     for stage in FILE_STAGES:
         touched.add(stage(ctx, touched))
+    if any(not new.written for new in touched.new_labs):  # the whole file rolls back
+        raise RuntimeError("new lab results were stored but never written with their grades")
     return touched

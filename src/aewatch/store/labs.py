@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from aewatch.db import frame_of
 from aewatch.models import LabResult
-from aewatch.store.bulk import insert_columns, update_columns
+from aewatch.store.bulk import allocate_ids, insert_columns, update_columns
 from aewatch.store.frames import columns_of, content_hash, records
 from aewatch.store.result import StoreResult
 
@@ -30,6 +32,39 @@ LAB_CONTENT = (
     "implausible",
 )
 TOX_COLUMNS = ("tox_term_low", "tox_grade_low", "tox_term_high", "tox_grade_high", "tox_note")
+# A new row as the grade stage reads stored ones (``subject_data.load_subject_data``).
+READ_AS = {
+    "id": "lab_pk",
+    "subject_pk": "subject_pk",
+    "test_code": "LBTESTCD",
+    "value": "LBSTRESN",
+    "unit": "LBSTRESU",
+    "lower_limit": "LBSTNRLO",
+    "upper_limit": "LBSTNRHI",
+    "collected_dtc": "LBDTC",
+    "baseline_flag": "baseline_flag",
+    "implausible": "implausible",
+}
+
+
+@dataclass
+class NewLabs:
+    """A file's new results, their keys drawn but not yet written: the grade stage writes
+    them with their grades (``store_lab_grades``), one INSERT instead of an INSERT and
+    then an UPDATE of every row. ``columns`` is ``insert_columns``' form, ids included."""
+
+    columns: dict[str, list[Any]]
+    written: bool = False
+
+    def frame(self) -> pd.DataFrame:
+        """The rows as the grade stage reads stored results: SDTM names, no stored grades."""
+        frame = pd.DataFrame({name: self.columns[c] for c, name in READ_AS.items()})
+        for column in ("LBSTRESN", "LBSTNRLO", "LBSTNRHI"):  # FLOAT columns read back
+            frame[column] = pd.to_numeric(frame[column]).astype("float64")
+        frame["baseline_flag"] = frame["baseline_flag"].astype(bool)
+        for column in TOX_COLUMNS:
+            frame[f"old_{column}"] = None
+        return frame
 
 
 def store_labs(
@@ -64,17 +99,17 @@ def store_labs(
     if is_new.any():
         fresh = merged.loc[is_new]
         values = columns_of(fresh, columns)
-        insert_columns(
-            session,
-            LabResult.__table__,
+        new = NewLabs(
             {
+                "id": allocate_ids(session, LabResult.__table__, len(fresh)),
                 **values,
                 "source_row": columns_of(fresh, ["ROW"])["ROW"],
                 "source_file_pk": [file_pk] * len(fresh),
                 "created_at": [now] * len(fresh),
                 "updated_at": [now] * len(fresh),
-            },
+            }
         )
+        result.new_labs.append(new)
     if changed.any():
         rows = records(merged.loc[changed], ["lab_pk", *LAB_CONTENT])
         table = LabResult.__table__
@@ -92,8 +127,14 @@ def store_labs(
     return result
 
 
-def store_lab_grades(session: Session, graded: pd.DataFrame, dictionary_version: str) -> int:
-    """Write grades that changed (a new baseline can regrade old rows).
+def store_lab_grades(
+    session: Session,
+    graded: pd.DataFrame,
+    dictionary_version: str,
+    new_labs: Sequence[NewLabs] = (),
+) -> int:
+    """Write grades that changed (a new baseline can regrade old rows), and write
+    ``new_labs`` (every one of them) with their grades.
 
     ``graded`` holds ``lab_pk``, the new TOX_COLUMNS and the stored ones as ``old_<col>``.
     """
@@ -103,8 +144,14 @@ def store_lab_grades(session: Session, graded: pd.DataFrame, dictionary_version:
         old = graded[f"old_{column}"].astype(object).where(graded[f"old_{column}"].notna(), None)
         changed |= (new.astype(str) != old.astype(str)).to_numpy()
     rows = graded.loc[changed]
+    pending = [n for n in new_labs if not n.written]
+    fresh = np.zeros(len(rows), dtype=bool)
+    if pending:
+        fresh = rows["lab_pk"].isin([i for n in pending for i in n.columns["id"]]).to_numpy()
+        _insert_new_labs(session, pending, rows.loc[fresh], dictionary_version)
+    rows = rows.loc[~fresh]
     if rows.empty:
-        return 0
+        return int(changed.sum())
     values = rows[list(TOX_COLUMNS)].astype(object)
     values = values.where(values.notna(), None)
     update_columns(
@@ -116,7 +163,35 @@ def store_lab_grades(session: Session, graded: pd.DataFrame, dictionary_version:
             "dictionary_version": [dictionary_version] * len(rows),
         },
     )
-    return len(rows)
+    return int(changed.sum())
+
+
+def _insert_new_labs(
+    session: Session, pending: list[NewLabs], graded: pd.DataFrame, dictionary_version: str
+) -> None:
+    """One INSERT of the new results, each with its grades where it has any (and then the
+    dictionary version that gave them), as an INSERT followed by ``update_columns``
+    would leave them."""
+    columns = {
+        name: [v for n in pending for v in n.columns[name]] for name in pending[0].columns
+    }
+    ids = pd.Index(columns["id"])
+    position = ids.get_indexer(graded["lab_pk"].astype("int64"))
+    if (position < 0).any():
+        raise ValueError("grades for lab rows that are not new were given as new")
+    values = graded[list(TOX_COLUMNS)].astype(object)
+    values = values.where(values.notna(), None)
+    for column in (*TOX_COLUMNS, "dictionary_version"):
+        written = np.full(len(ids), None, dtype=object)
+        written[position] = (
+            dictionary_version
+            if column == "dictionary_version"
+            else [_plain(v) for v in values[column].tolist()]
+        )
+        columns[column] = written.tolist()
+    insert_columns(session, LabResult.__table__, columns)
+    for new in pending:
+        new.written = True
 
 
 def _plain(value: Any) -> Any:

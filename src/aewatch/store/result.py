@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -13,6 +14,7 @@ class StoreResult:
     touched_subjects: set[int] = field(default_factory=set)
     new_ae_versions: list[int] = field(default_factory=list)  # ae_versions.id
     lab_subjects: set[int] = field(default_factory=set)
+    new_labs: list[Any] = field(default_factory=list)  # store.labs.NewLabs, written by grade
     course_ids: list[int] = field(default_factory=list)
     sites: set[str] = field(default_factory=set)
 
@@ -23,5 +25,6 @@ class StoreResult:
         self.touched_subjects |= other.touched_subjects
         self.new_ae_versions.extend(other.new_ae_versions)
         self.lab_subjects |= other.lab_subjects
+        self.new_labs.extend(other.new_labs)
         self.course_ids.extend(other.course_ids)
         self.sites |= other.sites

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aewatch.db import fast_frame, frame_of
+from aewatch.db import fast_frame, frame_of, iso_dates
 from aewatch.models import AdverseEvent, AeVersion, LabResult, RtCourse, Subject
 from aewatch.store.labs import TOX_COLUMNS
 
@@ -33,7 +34,11 @@ class SubjectData:
     implausible_labs: pd.DataFrame | None = None
 
 
-def load_subject_data(session: Session, pks: set[int]) -> SubjectData:
+def load_subject_data(
+    session: Session, pks: set[int], new_labs: Sequence[pd.DataFrame] = ()
+) -> SubjectData:
+    """The subjects' data; ``new_labs`` are results of theirs not written yet
+    (``store.labs.NewLabs.frame``), taken as if they were."""
     ids = list(pks)
     subjects = session.execute(
         select(Subject.id, Subject.subject_id, Subject.reference_start).where(Subject.id.in_(ids))
@@ -69,6 +74,9 @@ def load_subject_data(session: Session, pks: set[int]) -> SubjectData:
             *[f"old_{c}" for c in TOX_COLUMNS],
         ],
     )
+    if new_labs:  # one order whichever were written first: the subject's, then entry
+        labs = pd.concat([labs, *new_labs], ignore_index=True)
+        labs = labs.sort_values(["subject_pk", "lab_pk"], kind="stable", ignore_index=True)
     flagged = labs["implausible"].notna().to_numpy(dtype=bool)
     implausible = labs.loc[flagged, ["lab_pk", "implausible", *[f"old_{c}" for c in TOX_COLUMNS]]]
     labs = labs.loc[~flagged].drop(columns=["implausible"]).reset_index(drop=True)
@@ -86,7 +94,7 @@ def load_subject_data(session: Session, pks: set[int]) -> SubjectData:
         ["subject_pk", "start_on", "end_on", "lesion", "liver_involved"],
     )
     courses["USUBJID"] = courses["subject_pk"].map(by_pk)
-    ae = frame_of(
+    ae = fast_frame(
         session,
         select(
             AdverseEvent.subject_pk,
@@ -98,11 +106,11 @@ def load_subject_data(session: Session, pks: set[int]) -> SubjectData:
         )
         .join(AeVersion, (AeVersion.ae_pk == AdverseEvent.id) & AeVersion.is_current)
         .where(AdverseEvent.subject_pk.in_(ids), AeVersion.set_aside.is_(None)),
-        ["subject_pk", "origin", "ctcae_term", "grade", "onset_on", "end_on"],
+        ["subject_pk", "origin", "ctcae_term", "grade", "AESTDTC", "AEENDTC"],
     )
     ae["USUBJID"] = ae["subject_pk"].map(by_pk)
-    ae["AESTDTC"] = ae["onset_on"].map(lambda d: d.isoformat() if d else None)
-    ae["AEENDTC"] = ae["end_on"].map(lambda d: d.isoformat() if d else None)
+    for column in ("AESTDTC", "AEENDTC"):  # ISO text, whichever form the driver gives
+        ae[column] = iso_dates(ae[column])
     # Baseline reference: the first RT start (this trial), else DM.RFXSTDTC.
     ref = {s.subject_id: s.reference_start for s in subjects if s.reference_start}
     if not courses.empty:
