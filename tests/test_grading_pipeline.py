@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from sqlalchemy import select
 
 from aewatch.models import AdverseEvent, AeVersion, LabResult, QuarantineEntry, RtCourse
