@@ -172,9 +172,7 @@ def _insert_new_labs(
     """One INSERT of the new results, each with its grades where it has any (and then the
     dictionary version that gave them), as an INSERT followed by ``update_columns``
     would leave them."""
-    columns = {
-        name: [v for n in pending for v in n.columns[name]] for name in pending[0].columns
-    }
+    columns = {name: [v for n in pending for v in n.columns[name]] for name in pending[0].columns}
     ids = pd.Index(columns["id"])
     position = ids.get_indexer(graded["lab_pk"].astype("int64"))
     if (position < 0).any():
