@@ -125,3 +125,23 @@ def test_read_only_commands_import_no_heavy_library(
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip(), "the command printed nothing"
     assert "HEAVY:\n" in done.stderr, done.stderr[-500:]
+
+
+def test_ingest_into_an_up_to_date_database_does_not_load_alembic(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Every command that writes data checks the schema; at head that is one SELECT."""
+    assert invoke(env, "init")[0] == 0
+    (tmp_path / "dm.csv").write_text(SMALL_TRIAL["dm.csv"])
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write(f\"ALEMBIC:{'alembic' in sys.modules}\\n\"))\n"
+        "from aewatch.cli import main\n"
+        f"sys.argv = ['aewatch', 'ingest', {str(tmp_path / 'dm.csv')!r}]\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ALEMBIC:False" in done.stderr, done.stderr[-500:]

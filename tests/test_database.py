@@ -20,6 +20,28 @@ def test_upgrade_on_an_empty_database_reaches_head_and_is_safe_to_repeat(db_url:
     assert first
 
 
+def test_the_head_read_from_the_scripts_is_alembics_and_a_database_behind_it_is_upgraded(
+    db_url: str,
+) -> None:
+    """``upgrade`` answers a database at head without Alembic; the head it compares with
+    must be Alembic's own, and a database one revision behind must still be upgraded."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from aewatch.migrate import alembic_config, head_revision
+
+    engine = make_engine(db_url)
+    config = alembic_config(engine)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head_revision() == head
+    upgrade(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1")
+    assert current_revision(engine) != head
+    assert upgrade(engine) == head == current_revision(engine)
+
+
 def test_models_match_the_migrations_so_autogenerate_finds_nothing(db_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
@@ -37,6 +59,7 @@ def test_sqlite_runs_with_wal_busy_timeout_and_foreign_keys(sqlite_url: str) -> 
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+        assert conn.execute(text("PRAGMA cache_size")).scalar() == -64 * 1024  # KiB
 
 
 def test_foreign_keys_are_enforced(db_url: str) -> None:

@@ -18,7 +18,13 @@ def alembic_config(engine: Engine):  # type: ignore[no-untyped-def]
 
 
 def upgrade(engine: Engine) -> str:
-    """Upgrade to head inside one transaction; returns the revision now current."""
+    """Upgrade to head inside one transaction; returns the revision now current.
+
+    A database already at head (every command that writes data asks) is answered from
+    its version table without loading Alembic and every migration script."""
+    head = head_revision()
+    if head is not None and _stored_revision(engine) == head:
+        return head
     from alembic import command
     from alembic.runtime.migration import MigrationContext
 
@@ -62,3 +68,35 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str | None:
+    """The newest migration's revision, read from the scripts' ``revision`` and
+    ``down_revision`` lines; None if they do not form one chain (Alembic decides then)."""
+    import re
+
+    pattern = re.compile(r"^(down_revision|revision)\b[^=]*=\s*['\"]?([\w]+)['\"]?", re.M)
+    revisions, parents = set(), set()
+    for script in (resources.files("aewatch.migrations") / "versions").iterdir():
+        if not script.name.endswith(".py"):
+            continue
+        found = dict((k, v) for k, v in pattern.findall(script.read_text(encoding="utf-8")))
+        if "revision" not in found:
+            return None
+        revisions.add(found["revision"])
+        if found.get("down_revision") not in (None, "None"):
+            parents.add(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stored_revision(engine: Engine) -> str | None:
+    """The database's revision, or None where there is no version table yet."""
+    from sqlalchemy import exc, text
+
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    except exc.DBAPIError:
+        return None
+    return rows[0][0] if len(rows) == 1 else None

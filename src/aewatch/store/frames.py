@@ -51,12 +51,30 @@ def content_hash(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
 
 
 def _canonical_text(column: pd.Series, name: str) -> pd.Series:
+    """``_canonical_of`` once per distinct value (an export repeats its terms, dates and
+    units). Value by value where distinct values can print apart: 1, 1.0 and True are one
+    key in a column of Python objects, 0.0 and -0.0 in a float column."""
+    if column.dtype.kind == "f" or (
+        column.dtype == object
+        and pd.api.types.infer_dtype(column, skipna=True) not in ("string", "empty")
+    ):
+        return _canonical_of(column, name)
+    codes, distinct = pd.factorize(column, use_na_sentinel=True)
+    if len(distinct) * 2 > len(column):
+        return _canonical_of(column, name)
+    values = pd.Series([*distinct.tolist(), None], dtype=object)
+    texts = _canonical_of(values, name).to_numpy(dtype=object)
+    return pd.Series(texts[codes], index=column.index, dtype=object)  # -1: the None
+
+
+def _canonical_of(column: pd.Series, name: str) -> pd.Series:
     if name.endswith("_on"):
-        dates = pd.to_datetime(column, errors="coerce")
+        dates = pd.to_datetime(column, errors="coerce", format="ISO8601")  # each value alone
         return dates.dt.strftime("%Y-%m-%d").fillna("").astype("object")
     if name in NUMERIC:
         with np.errstate(over="ignore", invalid="ignore"):  # 1e308 rounds to inf: still stable
             numbers = pd.to_numeric(column, errors="coerce").astype("float64").round(9)
+        numbers = numbers + 0.0  # -0.0 is 0.0 (read as an integer, "-0" loses its sign)
         return numbers.astype("object").where(numbers.notna(), "").astype(str)
     if name in BOOLEAN:
         return column.fillna(False).astype(bool).map({True: "1", False: "0"}).astype("object")
