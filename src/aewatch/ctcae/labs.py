@@ -34,8 +34,10 @@ from aewatch.ctcae.units import UnitConversion, conversion, normalise_unit, same
 __all__ = [
     "BASELINE_COLUMNS",
     "LAB_TEST_MAP",
+    "LabGradeCodes",
     "LabTest",
     "derive_baseline",
+    "grade_lab_codes",
     "grade_labs",
     "load_lab_test_map",
     "reference_indicator",
@@ -347,6 +349,22 @@ def _baseline_in_unit(
     return b_value, high, known, b_bits
 
 
+@dataclass(frozen=True)
+class LabGradeCodes:
+    """``grade_labs``' result before it becomes a frame: per row, a code into a small
+    table of texts (terms, notes; None = no text) and an int8 grade (-1 = not gradable),
+    so a caller writing a million rows turns each distinct text into output once."""
+
+    term_low: npt.NDArray[np.intp]
+    terms_low: npt.NDArray[np.object_]
+    grade_low: npt.NDArray[np.int8]
+    term_high: npt.NDArray[np.intp]
+    terms_high: npt.NDArray[np.object_]
+    grade_high: npt.NDArray[np.int8]
+    note: npt.NDArray[np.intp]
+    notes: npt.NDArray[np.object_]
+
+
 def grade_labs(
     lb: pd.DataFrame,
     baseline: pd.DataFrame | None = None,
@@ -367,13 +385,47 @@ def grade_labs(
     (Int64 0–4, <NA> = not gradable), ``tox_term``/``tox_grade`` (the worse direction; the
     low one on a tie) and ``tox_note`` (why not gradable, or what was assumed).
     """
+    if len(lb) == 0:
+        if unit_system not in ("SI", "CONV"):
+            raise ValueError(f"unit_system must be 'SI' or 'CONV', not {unit_system!r}")
+        return _empty_result(lb.index)
+    codes = grade_lab_codes(
+        lb, baseline, unit_system, test_map=test_map, convert_units=convert_units
+    )
+    term_low = codes.terms_low[codes.term_low]
+    term_high = codes.terms_high[codes.term_high]
+    no_term_low = np.asarray([t is None for t in codes.terms_low], dtype=bool)[codes.term_low]
+    pick_high = (codes.grade_high > codes.grade_low) | no_term_low
+    worst = np.maximum(codes.grade_high, codes.grade_low)
+    term_worst = np.where(pick_high, term_high, term_low)
+    return pd.DataFrame(
+        {
+            "tox_term_low": _text_column(term_low),
+            "tox_grade_low": _int64(codes.grade_low),
+            "tox_term_high": _text_column(term_high),
+            "tox_grade_high": _int64(codes.grade_high),
+            "tox_term": _text_column(term_worst),
+            "tox_grade": _int64(worst),
+            "tox_note": _text_column(codes.notes[codes.note]),
+        },
+        index=lb.index,
+        copy=False,  # fresh arrays: stacking them into one block would copy a million rows
+    )
+
+
+def grade_lab_codes(
+    lb: pd.DataFrame,
+    baseline: pd.DataFrame | None = None,
+    unit_system: str = "SI",
+    *,
+    test_map: Mapping[str, LabTest] | None = None,
+    convert_units: bool = True,
+) -> LabGradeCodes:
+    """What ``grade_labs`` grades (same arguments, at least one row), as codes."""
     if unit_system not in ("SI", "CONV"):
         raise ValueError(f"unit_system must be 'SI' or 'CONV', not {unit_system!r}")
     table = LAB_TEST_MAP if test_map is None else test_map
     n = len(lb)
-    index = lb.index
-    if n == 0:
-        return _empty_result(index)
     test_codes, tests = testcd_codes(lb)
     lab_tests: list[LabTest | None] = [table.get(t) for t in tests]
     unit_raw_codes, raw_units = (
@@ -416,29 +468,16 @@ def grade_labs(
         unit_system,
         convert_units,
     )
-
-    term_low = np.asarray(low.terms, dtype=object)[low.combo]
-    term_high = np.asarray(high.terms, dtype=object)[high.combo]
-    note = _notes(low, high, test_codes, tests, lab_tests, unit_codes, units, base)
-
-    grade_low = _int64(low.grade)
-    grade_high = _int64(high.grade)
-    no_term_low = np.asarray([t is None for t in low.terms], dtype=bool)[low.combo]
-    pick_high = (high.grade > low.grade) | no_term_low
-    worst = np.maximum(high.grade, low.grade)
-    term_worst = np.where(pick_high, term_high, term_low)
-    return pd.DataFrame(
-        {
-            "tox_term_low": _text_column(term_low),
-            "tox_grade_low": grade_low,
-            "tox_term_high": _text_column(term_high),
-            "tox_grade_high": grade_high,
-            "tox_term": _text_column(term_worst),
-            "tox_grade": _int64(worst),
-            "tox_note": _text_column(note),
-        },
-        index=index,
-        copy=False,  # fresh arrays: stacking them into one block would copy a million rows
+    note, notes_texts = _notes(low, high, test_codes, tests, lab_tests, unit_codes, units, base)
+    return LabGradeCodes(
+        term_low=low.combo,
+        terms_low=np.asarray(low.terms, dtype=object),
+        grade_low=low.grade,
+        term_high=high.combo,
+        terms_high=np.asarray(high.terms, dtype=object),
+        grade_high=high.grade,
+        note=note,
+        notes=notes_texts,
     )
 
 
@@ -476,18 +515,18 @@ def _notes(
     unit_codes: npt.NDArray[np.intp],
     units: npt.NDArray[np.object_],
     base: _Baseline,
-) -> npt.NDArray[np.object_]:
-    """One note per row, written once per distinct (test, unit, bits, baseline unit)."""
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.object_]]:
+    """One note per row, written once per distinct (test, unit, bits, baseline unit): each
+    row's code into the notes, whose last one is None (no note)."""
     has_note = (low.bits != 0) | (high.bits != 0)
     no_terms = np.asarray(
         [lt is None or (lt.term_low is None and lt.term_high is None) for lt in lab_tests],
         dtype=bool,
     )[test_codes]
     interesting = has_note | no_terms
-    out = np.full(len(test_codes), None, dtype=object)
     rows = np.flatnonzero(interesting)
     if len(rows) == 0:
-        return out
+        return np.zeros(len(test_codes), dtype=np.intp), np.array([None], dtype=object)
     parts_of_key = [
         (low.combo[rows], len(low.resolutions)),
         (high.combo[rows], len(high.resolutions)),
@@ -533,5 +572,6 @@ def _notes(
             )
         unique_parts = list(dict.fromkeys(parts))
         texts.append("; ".join(unique_parts) if unique_parts else None)
-    out[rows] = np.asarray(texts, dtype=object)[inverse.ravel()]
-    return out
+    out = np.full(len(test_codes), len(texts), dtype=np.intp)
+    out[rows] = inverse.ravel()
+    return out, np.asarray([*texts, None], dtype=object)
