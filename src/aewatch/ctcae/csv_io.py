@@ -17,6 +17,8 @@ never depends on which writer ran.
 from __future__ import annotations
 
 import functools
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,10 +83,18 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
     header = ",".join(_quote(str(name)) for name in frame.columns) + "\n"
     table = pa.Table.from_arrays(cells, names=[str(i) for i in range(len(cells))])
-    with open(path, "wb") as out:
+    # Arrow formats a block without holding the GIL: blocks are formatted on every core
+    # while the finished ones are written in order, a few blocks ahead at most.
+    workers = max(1, min(pa.cpu_count(), 4))
+    with open(path, "wb") as out, ThreadPoolExecutor(max_workers=workers) as pool:
         out.write(header.encode("utf-8"))
+        ahead: deque[Future[Any]] = deque()
         for block in table.to_batches(max_chunksize=BLOCK_ROWS):
-            out.write(_block_bytes(block))
+            ahead.append(pool.submit(_block_bytes, block))
+            if len(ahead) > 2 * workers:
+                out.write(ahead.popleft().result())
+        while ahead:
+            out.write(ahead.popleft().result())
 
 
 def _block_bytes(block: Any) -> Any:
