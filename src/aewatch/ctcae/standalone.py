@@ -27,7 +27,7 @@ from aewatch.ctcae.grade_summary import GradingSummary, grade_distribution, summ
 from aewatch.ctcae.lab_rejects import REJECT_COLUMNS, joined_reasons, rejected_rows, rejects_table
 from aewatch.ctcae.labs import LabGradeCodes, derive_baseline, grade_lab_codes
 from aewatch.ctcae.rules import NOT_GRADABLE
-from aewatch.ctcae.sdtm_columns import categorical_text
+from aewatch.ctcae.sdtm_columns import categorical_text, numeric_column
 
 __all__ = [
     "OUTPUT_COLUMNS",
@@ -156,15 +156,14 @@ def grading_view(lb: pd.DataFrame) -> pd.DataFrame:
     """The columns grading reads, same index, text factorized once (``categorical_text``)
     where grading reads every row; LBSEQ and VISITNUM are read only for baseline
     candidates, so they stay as they are."""
-    return pd.DataFrame(
-        {
-            column: lb[column] if column in ("LBSEQ", "VISITNUM") else categorical_text(lb[column])
-            for column in GRADING_COLUMNS
-            if column in lb.columns
-        },
-        index=lb.index,
-        copy=False,
-    )
+    from concurrent.futures import ThreadPoolExecutor
+
+    read = {column: lb[column] for column in GRADING_COLUMNS if column in lb.columns}
+    encode = [column for column in read if column not in ("LBSEQ", "VISITNUM")]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow encodes without the GIL
+        encoded = list(pool.map(categorical_text, [read[c] for c in encode]))
+    read.update(zip(encode, encoded, strict=True))
+    return pd.DataFrame(read, index=lb.index, copy=False)
 
 
 @dataclass(frozen=True)
@@ -239,6 +238,9 @@ def tox_codes(
         usable = view.iloc[kept].reset_index(drop=True)
     n = len(view)
     if len(usable):
+        # parsed once here, not once by the baselines and again by the grading
+        numbers = [c for c in ("LBSTRESN", "LBSTNRLO", "LBSTNRHI") if c in usable.columns]
+        usable = usable.assign(**{c: numeric_column(usable, c) for c in numbers})
         graded = grade_lab_codes(usable, derive_baseline(usable, _reference_start(dm)))
     else:
         none, nothing = np.zeros(0, dtype=np.intp), np.array([None], dtype=object)
