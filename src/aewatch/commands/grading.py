@@ -102,12 +102,15 @@ def register(app: typer.Typer) -> None:
             help="Where to list rows not graded for bad data (default: <out>.rejects.csv).",
         ),
     ) -> None:
+        _keep_freed_memory()
+        from aewatch.ctcae.csv_io import read_ahead
+
+        read_ahead([*lb_file, *([dm] if dm is not None else [])])  # parsed while we import
         from rich.console import Console
         from rich.table import Table
 
         from aewatch.ctcae.standalone import grade_lab_file
 
-        _keep_freed_memory()
         console = Console()
         try:
             summary = grade_lab_file(lb_file, dm, out_path=out, rejects_path=rejects)

@@ -17,12 +17,12 @@ never depends on which writer ran.
 from __future__ import annotations
 
 import functools
+import os
 from collections import deque
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,19 +44,45 @@ BLOCK_ROWS = 1 << 16  # rows per block: one cell that needs quotes slows only it
 STRUCTURAL = (b",", b'"', b"\n", b"\r")  # what Arrow's unquoted writer refuses
 
 
+_AHEAD: dict[str, Future[Any]] = {}  # reads started by read_ahead, by absolute path
+
+
+def read_ahead(paths: Iterable[str | Path]) -> None:
+    """Start reading these files' CSV text with Arrow on a background thread: the parse
+    runs while the caller goes on importing pandas and the grading modules (most of a
+    command's start-up), and ``read_text_csv`` of the same path takes the result, or
+    raises what the read raised. Other files are left alone. Imports only pyarrow."""
+    wanted = [p for p in paths if Path(p).suffix.lower() == ".csv"]
+    if not wanted:
+        return
+    pool = ThreadPoolExecutor(max_workers=1)
+    for path in wanted:
+        _AHEAD[os.path.abspath(path)] = pool.submit(_read_text_table, Path(path))
+    pool.shutdown(wait=False)  # the thread ends when the last read is done
+
+
 def read_text_csv(path: Path) -> pd.DataFrame:
     """A CSV file with every column as text (see the module docstring)."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    names = pacsv.open_csv(path).schema.names
-    if len(set(names)) != len(names):  # Arrow needs distinct names to type columns
+    started = _AHEAD.pop(os.path.abspath(path), None)
+    table = started.result() if started is not None else _read_text_table(path)
+    if table is None:  # Arrow needs distinct names to type columns
         import pandas as pd
 
         return pd.read_csv(
             path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
         )
-    table = pacsv.read_csv(
+    return table.to_pandas()
+
+
+def _read_text_table(path: Path) -> Any:
+    """The file as an Arrow table of large strings, or None when column names repeat."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = pacsv.open_csv(path).schema.names
+    if len(set(names)) != len(names):
+        return None
+    return pacsv.read_csv(
         path,
         convert_options=pacsv.ConvertOptions(
             column_types={name: pa.large_string() for name in names},  # pandas' own layout
@@ -65,7 +91,6 @@ def read_text_csv(path: Path) -> pd.DataFrame:
             quoted_strings_can_be_null=True,
         ),
     )
-    return table.to_pandas()
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -118,6 +143,7 @@ def _block_bytes(block: Any) -> Any:
 def _has_structural(column: Any) -> bool:
     """Whether any cell of a text array holds a delimiter, a quote or a line break (looked
     up in the array's bytes, not cell by cell); numbers never do."""
+    import numpy as np
     import pyarrow as pa
 
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
@@ -135,6 +161,7 @@ def _has_structural(column: Any) -> bool:
 def _cells(column: pd.Series) -> Any:
     """The column as an Arrow array (text as pandas would print it, or integers), or None
     for a kind we leave to pandas."""
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
 
@@ -168,6 +195,8 @@ def _quoted(text: Any) -> Any:
 
 def _value_bytes(array: Any) -> memoryview:
     """The concatenated UTF-8 bytes of a large_string array without nulls."""
+    import numpy as np
+
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[
         array.offset : array.offset + len(array) + 1
     ]
