@@ -44,7 +44,8 @@ BLOCK_ROWS = 1 << 16  # rows per block: one cell that needs quotes slows only it
 STRUCTURAL = (b",", b'"', b"\n", b"\r")  # what Arrow's unquoted writer refuses
 
 
-_AHEAD: dict[str, Future[Any]] = {}  # reads started by read_ahead, by absolute path
+# reads started by read_ahead, by absolute path, with the file's size and time then
+_AHEAD: dict[str, tuple[tuple[int, int], Future[Any]]] = {}
 
 
 def read_ahead(paths: Iterable[str | Path]) -> None:
@@ -57,14 +58,21 @@ def read_ahead(paths: Iterable[str | Path]) -> None:
         return
     pool = ThreadPoolExecutor(max_workers=1)
     for path in wanted:
-        _AHEAD[os.path.abspath(path)] = pool.submit(_read_text_table, Path(path))
+        try:
+            version = _version(path)
+        except OSError:  # reading it will say what is wrong
+            continue
+        _AHEAD[os.path.abspath(path)] = (version, pool.submit(_read_text_table, Path(path)))
     pool.shutdown(wait=False)  # the thread ends when the last read is done
 
 
 def read_text_csv(path: Path) -> pd.DataFrame:
     """A CSV file with every column as text (see the module docstring)."""
-    started = _AHEAD.pop(os.path.abspath(path), None)
-    table = started.result() if started is not None else _read_text_table(path)
+    version, started = _AHEAD.pop(os.path.abspath(path), (None, None))
+    if started is not None and version == _version(path):
+        table = started.result()
+    else:  # not read ahead, or the file changed since
+        table = _read_text_table(path)
     if table is None:  # Arrow needs distinct names to type columns
         import pandas as pd
 
@@ -72,6 +80,11 @@ def read_text_csv(path: Path) -> pd.DataFrame:
             path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
         )
     return table.to_pandas()
+
+
+def _version(path: str | Path) -> tuple[int, int]:
+    status = os.stat(path)
+    return status.st_size, status.st_mtime_ns
 
 
 def _read_text_table(path: Path) -> Any:
