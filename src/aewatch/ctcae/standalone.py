@@ -231,25 +231,29 @@ def tox_codes(
     """``tox_columns`` as codes (``ToxCodes``)."""
     rejects = rejected_rows(view) if rejects is None else rejects
     bad = view.index.isin(rejects["index"])
-    kept = np.flatnonzero(~bad)
-    usable = view
-    if bad.any() or not isinstance(view.index, pd.RangeIndex):
-        # grade_labs aligns its text columns by position
-        usable = view.iloc[kept].reset_index(drop=True)
-    n = len(view)
+    # grade_labs aligns its text columns by position
+    usable = view if isinstance(view.index, pd.RangeIndex) else view.reset_index(drop=True)
     if len(usable):
         # parsed once here, not once by the baselines and again by the grading
-        numbers = [c for c in ("LBSTRESN", "LBSTNRLO", "LBSTNRHI") if c in usable.columns]
-        usable = usable.assign(**{c: numeric_column(usable, c) for c in numbers})
+        numbers = {
+            c: numeric_column(usable, c)
+            for c in ("LBSTRESN", "LBSTNRLO", "LBSTNRHI")
+            if c in usable.columns
+        }
+        if bad.any() and "LBSTRESN" in numbers:
+            # a rejected row is graded with every other (its grades are dropped below) but
+            # without a result, so that it is never anyone's baseline
+            numbers["LBSTRESN"] = np.where(bad, np.nan, numbers["LBSTRESN"])
+        usable = usable.assign(**numbers)
         graded = grade_lab_codes(usable, derive_baseline(usable, _reference_start(dm)))
     else:
         none, nothing = np.zeros(0, dtype=np.intp), np.array([None], dtype=object)
         ungraded = np.zeros(0, dtype=np.int8)
         graded = LabGradeCodes(none, nothing, ungraded, none, nothing, ungraded, none, nothing)
     texts = {
-        "TOXTERML": _spread_codes(graded.term_low, graded.terms_low, kept, n),
-        "TOXTERMH": _spread_codes(graded.term_high, graded.terms_high, kept, n),
-        "TOXNOTE": _spread_codes(graded.note, graded.notes, kept, n),
+        "TOXTERML": _blank_codes(graded.term_low, graded.terms_low, bad),
+        "TOXTERMH": _blank_codes(graded.term_high, graded.terms_high, bad),
+        "TOXNOTE": _blank_codes(graded.note, graded.notes, bad),
     }
     if bad.any():
         why = joined_reasons(rejects).reindex(view.index[bad]).to_numpy(dtype=object)
@@ -257,29 +261,25 @@ def tox_codes(
         codes[bad] = len(table) + np.arange(len(why))
         texts["TOXNOTE"] = (codes, np.concatenate([table, "not graded: " + why]))
     grades = {
-        "TOXGRL": _spread_grades(graded.grade_low, kept, n),
-        "TOXGRH": _spread_grades(graded.grade_high, kept, n),
+        "TOXGRL": _blank_grades(graded.grade_low, bad),
+        "TOXGRH": _blank_grades(graded.grade_high, bad),
     }
     return ToxCodes(view.index, texts, grades)
 
 
-def _spread_codes(
-    codes: npt.NDArray[np.intp], table: npt.NDArray[np.object_], kept: np.ndarray, n: int
+def _blank_codes(
+    codes: npt.NDArray[np.intp], table: npt.NDArray[np.object_], bad: npt.NDArray[np.bool_]
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.object_]]:
-    """Graded rows' codes at their positions among ``n`` rows; an empty text elsewhere."""
-    out = np.full(n, len(table), dtype=np.intp)
-    out[kept] = codes
-    return out, np.append(table, None)
+    """The codes with an empty text at the ``bad`` rows."""
+    return np.where(bad, len(table), codes), np.append(table, None)
 
 
-def _spread_grades(
-    values: npt.NDArray[np.int8], kept: np.ndarray, n: int
+def _blank_grades(
+    values: npt.NDArray[np.int8], bad: npt.NDArray[np.bool_]
 ) -> pd.arrays.IntegerArray:
-    """Graded rows' grades at their positions among ``n`` rows; missing elsewhere."""
-    grades, missing = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
-    grades[kept] = np.where(values == NOT_GRADABLE, 0, values)
-    missing[kept] = values == NOT_GRADABLE
-    return pd.arrays.IntegerArray(grades, missing)
+    """The grades as Int64, missing where not gradable and at the ``bad`` rows."""
+    missing = bad | (values == NOT_GRADABLE)
+    return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.int64), missing)
 
 
 def _text(array: Any) -> Any:
