@@ -15,6 +15,7 @@ their file, row and reason. Only input that cannot be read at all raises.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -156,8 +157,6 @@ def grading_view(lb: pd.DataFrame) -> pd.DataFrame:
     """The columns grading reads, same index, text factorized once (``categorical_text``)
     where grading reads every row; LBSEQ and VISITNUM are read only for baseline
     candidates, so they stay as they are."""
-    from concurrent.futures import ThreadPoolExecutor
-
     read = {column: lb[column] for column in GRADING_COLUMNS if column in lb.columns}
     encode = [column for column in read if column not in ("LBSEQ", "VISITNUM")]
     with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow encodes without the GIL
@@ -343,14 +342,19 @@ def grade_lab_file(
     for column in OUTPUT_COLUMNS:  # text as Arrow-backed str, like the columns read
         lb[column] = _text(tox.arrow(column)) if column in tox.texts else tox.grades[column]
     out = Path(out_path)
-    write_output(lb, out)
     origin = (np.concatenate(file_of), np.concatenate(row_of))
-    rejects = rejects_table(lb, problems, files, origin, unsplit)
+    # The rejects and the summary are worked out while the output is written (mostly by
+    # Arrow, without the GIL); the rejects file is written once the output is.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        written = pool.submit(write_output, lb, out)
+        rejects = rejects_table(lb, problems, files, origin, unsplit)
+        terms = tox.frame(categorical_terms=True).assign(LBTESTCD=view["LBTESTCD"])
+        summary = summarise(terms, out)
+        written.result()
     target = Path(rejects_path) if rejects_path else out.with_name(f"{out.stem}.rejects.csv")
     if len(rejects):
         from aewatch.ctcae.csv_io import write_csv
 
         write_csv(rejects, target)  # the bytes of rejects.to_csv(target, index=False)
-    summary = summarise(tox.frame(categorical_terms=True).assign(LBTESTCD=view["LBTESTCD"]), out)
     rejected = problems["index"].nunique() + len(unsplit)
     return replace(summary, rejected=rejected, rejects_path=target if len(rejects) else None)
