@@ -44,10 +44,14 @@ def _to_float(values: pd.Series) -> npt.NDArray[np.float64]:
 def factor_codes(values: pd.Series) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.object_]]:
     """Factorize; missing values get their own code (the last) instead of -1."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy().astype(np.intp)
-        uniques = values.cat.categories.to_numpy(dtype=object)
-    else:
-        codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+        small = values.cat.codes.to_numpy()  # int8/int16: cheap to scan for -1
+        uniques_obj = np.append(values.cat.categories.to_numpy(dtype=object), None)
+        codes = small.astype(np.intp)
+        missing = small < 0
+        if missing.any():
+            codes[missing] = len(uniques_obj) - 1
+        return codes, uniques_obj
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
     uniques_obj = np.append(np.asarray(uniques, dtype=object), None)
     codes = np.where(codes < 0, len(uniques_obj) - 1, codes)
     return codes, uniques_obj
