@@ -37,17 +37,6 @@ def signif(values: npt.ArrayLike, digits: int = SIGNIFICANT_DIGITS) -> FloatArra
     return np.where(rounded, result, x)
 
 
-def signif_by_value(values: FloatArray, digits: int = SIGNIFICANT_DIGITS) -> FloatArray:
-    """``signif`` computed once per distinct value, for comparisons (a reference limit
-    repeats over thousands of rows); -0.0 may come back as 0.0, which compares equal."""
-    if len(values) < 1024:
-        return signif(values, digits)
-    import pandas as pd
-
-    codes, distinct = pd.factorize(values, use_na_sentinel=False)
-    return signif(distinct, digits)[codes]
-
-
 def compare(left: FloatArray, op: str, right: FloatArray) -> npt.NDArray[np.bool_]:
     """``left op right`` after rounding both sides; any NaN side gives False (R's NA)."""
     a = signif(left)

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aewatch.ctcae._data import read_rows
-from aewatch.ctcae.numeric import signif, signif_by_value
+from aewatch.ctcae.numeric import signif
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -85,7 +85,7 @@ class RuleInputs:
 
     @cached_property
     def value_rounded(self) -> FloatArray:
-        return signif_by_value(self.value)
+        return signif(self.value)
 
     @cached_property
     def pct_change_rounded(self) -> FloatArray:
@@ -122,8 +122,7 @@ def _clause_holds(clause: Clause, inputs: RuleInputs) -> BoolArray:
         if clause.ref == "CONSTANT":
             threshold = signif(float(clause.const if clause.const is not None else np.nan))
         else:
-            reference = inputs.reference(str(clause.ref))
-            threshold = signif_by_value(reference * clause.factor + clause.offset)
+            threshold = signif(inputs.reference(str(clause.ref)) * clause.factor + clause.offset)
         holds &= _compare_rounded(inputs.value_rounded, clause.op, threshold)
     return holds
 
