@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -214,6 +215,28 @@ def _baseline_rows(
     return np.where(keys[where] == rows_key, positions[where], -1)
 
 
+class _Groups(NamedTuple):
+    """Rows grouped by (test, unit), the same for both directions: each row's group,
+    each group's key (test code × number of units + unit code), and the rows in group
+    order (``order[bounds[k]:bounds[k + 1]]`` are group k's)."""
+
+    combo: npt.NDArray[np.intp]
+    keys: npt.NDArray[np.int64]
+    order: npt.NDArray[np.intp]
+    bounds: npt.NDArray[np.intp]
+
+
+def _groups(
+    test_codes: npt.NDArray[np.intp], unit_codes: npt.NDArray[np.intp], n_units: int
+) -> _Groups:
+    combo, keys = pd.factorize(test_codes.astype(np.int64) * n_units + unit_codes)
+    # One evaluation per (term, unit), numpy inside.
+    sort_key = combo.astype(np.int16) if len(keys) < 32_000 else combo
+    order = np.argsort(sort_key, kind="stable")  # radix sort on small ints
+    bounds = np.searchsorted(combo[order], np.arange(len(keys) + 1))
+    return _Groups(combo, keys, order, bounds)
+
+
 @dataclass(frozen=True)
 class _Direction:
     """Grades and note bits of one direction for all rows."""
@@ -237,13 +260,13 @@ def _grade_direction(
     base: _Baseline,
     unit_system: str,
     convert_units: bool,
+    groups: _Groups,
 ) -> _Direction:
     n = len(value)
     grade = np.full(n, NOT_GRADABLE, dtype=np.int8)
     bits = np.zeros(n, dtype=np.int32)
     n_units = len(units)
-    combo_key = test_codes.astype(np.int64) * n_units + unit_codes
-    combo, combo_uniques = pd.factorize(combo_key)
+    combo, combo_uniques, order, bounds = groups
     resolutions: list[_Resolution | None] = []
     terms: list[str | None] = []
     for key in combo_uniques:
@@ -261,10 +284,6 @@ def _grade_direction(
         resolutions.append(
             _resolve(lab_test.analyte, term, direction, unit, unit_system, convert_units)
         )
-    # Rows grouped by combination: one evaluation per (term, unit), numpy inside.
-    sort_key = combo.astype(np.int16) if len(combo_uniques) < 32_000 else combo
-    order = np.argsort(sort_key, kind="stable")  # radix sort on small ints
-    bounds = np.searchsorted(combo[order], np.arange(len(combo_uniques) + 1))
     for index, resolution in enumerate(resolutions):
         rows = order[bounds[index] : bounds[index + 1]]
         if resolution is None or len(rows) == 0:
@@ -441,6 +460,7 @@ def grade_lab_codes(
     lln = numeric_column(lb, "LBSTNRLO")
     uln = numeric_column(lb, "LBSTNRHI")
     base = _align_baseline(lb, baseline, test_codes, tests)
+    groups = _groups(test_codes, unit_codes, len(units))
 
     low = _grade_direction(
         "L",
@@ -454,6 +474,7 @@ def grade_lab_codes(
         base,
         unit_system,
         convert_units,
+        groups,
     )
     high = _grade_direction(
         "H",
@@ -467,6 +488,7 @@ def grade_lab_codes(
         base,
         unit_system,
         convert_units,
+        groups,
     )
     note, notes_texts = _notes(low, high, test_codes, tests, lab_tests, unit_codes, units, base)
     return LabGradeCodes(

@@ -26,6 +26,8 @@ def numeric_column(
     if column not in frame.columns:
         return np.full(len(frame) if rows is None else len(rows), np.nan)
     values = frame[column] if rows is None else frame[column].iloc[rows]
+    if values.dtype == np.float64:  # parsed already
+        return values.to_numpy(dtype=np.float64, copy=True)
     if isinstance(values.dtype, pd.CategoricalDtype):
         categories = pd.Series(values.cat.categories.to_numpy(dtype=object), dtype=object)
         parsed = np.append(_to_float(categories), np.nan)  # code -1 reads the NaN
