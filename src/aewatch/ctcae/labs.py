@@ -346,10 +346,10 @@ def _baseline_in_unit(
     npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.int32]
 ]:
     """Baseline values of ``rows`` in the comparison unit; unconvertible ones dropped."""
-    b_value = base.value[rows].copy()
+    b_value = base.value[rows]  # a copy: rows are positions
     b_bits = np.zeros(len(rows), dtype=np.int32)
     codes = base.unit_codes[rows]
-    for code in np.unique(codes):
+    for code in np.flatnonzero(np.bincount(codes)):  # the units present (small codes)
         b_unit = base.units[code]
         here = codes == code
         if b_unit is None or record_unit is None or same_unit(b_unit, record_unit):
@@ -362,7 +362,8 @@ def _baseline_in_unit(
                 b_value[here] = np.nan
                 b_bits[here & ~np.isnan(base.value[rows])] |= notes.BASELINE_UNIT
                 continue
-        b_value[here] = _scale(b_value[here], conv)
+        if conv is not None and not conv.is_identity:
+            b_value[here] = _scale(b_value[here], conv)
     high = base.high[rows] & ~np.isnan(b_value)
     known = base.indicator_known[rows] & ~np.isnan(b_value)
     return b_value, high, known, b_bits
