@@ -72,3 +72,26 @@ def test_floats_from_sas_transport_are_printed_as_pandas_prints_them(tmp_path: P
     )
     write_csv(frame, tmp_path / "out.csv")
     assert (tmp_path / "out.csv").read_bytes() == frame.to_csv(index=False).encode()
+
+
+def test_a_file_read_ahead_is_read_once_and_a_changed_one_is_read_again(tmp_path: Path) -> None:
+    from aewatch.ctcae.csv_io import read_ahead
+
+    source = tmp_path / "lb.csv"
+    source.write_text("USUBJID,LBSTRESN\n01-001,3.8\n")
+    read_ahead([source])
+    assert read_text_csv(source)["LBSTRESN"].tolist() == ["3.8"]
+    read_ahead([source])
+    source.write_text("USUBJID,LBSTRESN\n01-001,3.8\n01-002,12.5\n")  # re-exported meanwhile
+    assert read_text_csv(source)["LBSTRESN"].tolist() == ["3.8", "12.5"]
+
+
+def test_a_ragged_file_read_ahead_still_lists_its_unsplit_rows(tmp_path: Path) -> None:
+    from aewatch.ctcae.csv_io import read_ahead
+
+    source = tmp_path / "lb.csv"
+    source.write_text("USUBJID,LBTESTCD,LBSTRESN\n01-001,ALT,30\n01-002,ALT,30,extra\n")
+    read_ahead([source])
+    frame = read_sdtm(source)
+    assert frame["USUBJID"].tolist() == ["01-001"]
+    assert [row for row, _ in frame.attrs["rejects"]] == [2]

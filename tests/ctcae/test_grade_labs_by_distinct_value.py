@@ -120,3 +120,37 @@ def test_the_pilot_extract_read_through_arrow_grades_like_plain_pandas_text() ->
         assert ours[column].astype(object).fillna("-").tolist() == (
             theirs[column].astype(object).fillna("-").tolist()
         )
+
+
+def _signif_one(x: float, digits: int = 15) -> float:
+    """R's signif for one number, written out: scale by an exact power of ten."""
+    if not np.isfinite(x) or x == 0:
+        return x
+    exponent = digits - 1 - int(np.floor(np.log10(abs(x))))
+    with np.errstate(over="ignore", invalid="ignore"):  # subnormals: 10**330 is inf
+        if exponent >= 0:
+            scale = np.power(10.0, exponent)
+            return float(np.round(x * scale) / scale)
+        scale = np.power(10.0, -exponent)
+        return float(np.round(x / scale) * scale)
+
+
+@settings(derandomize=True, max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.sampled_from([0.0, -0.0, 3 * 1.2, 3.6, 1e15, 9.99999999999999e14, 5e-324]),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    st.integers(min_value=1, max_value=60),
+)
+def test_signif_of_an_array_is_signif_of_each_number(values: list[float], repeat: int) -> None:
+    from aewatch.ctcae.numeric import signif
+
+    x = np.asarray(values * repeat, dtype=np.float64)
+    one_by_one = np.asarray([_signif_one(v) for v in x], dtype=np.float64)
+    assert np.array_equal(signif(x), one_by_one, equal_nan=True)
+    assert np.array_equal(np.signbit(signif(x)), np.signbit(one_by_one))

@@ -241,6 +241,25 @@ def test_an_implausible_result_is_never_a_baseline(tmp_path: Path) -> None:
     assert graded.loc[1, "TOXNOTE"] == "no baseline for ALT; graded on ULN rules"
 
 
+def test_a_result_with_an_implausible_range_is_never_a_baseline(tmp_path: Path) -> None:
+    lb, dm = tmp_path / "lb.csv", tmp_path / "dm.csv"
+    lb.write_text(
+        "USUBJID,LBSEQ,LBTESTCD,LBSTRESN,LBSTRESU,LBSTNRLO,LBSTNRHI,LBDTC,LBBLFL\n"
+        "01,1,ALT,30,U/L,0,40,2024-12-20,\n"
+        "01,2,ALT,95,U/L,40,0,2025-01-01,Y\n"
+        "01,3,ALT,90,U/L,0,40,2025-02-01,\n",
+        encoding="utf-8",
+    )
+    dm.write_text("USUBJID,RFXSTDTC\n01,2025-01-05\n", encoding="utf-8")
+    grade_lab_file(lb, dm, out_path=tmp_path / "out.csv")
+    graded = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert graded.loc[1, "TOXNOTE"].startswith("not graded: reference range LBSTNRLO '40'")
+    assert graded.loc[1, "TOXGRH"] == ""
+    # the baseline is the plausible result of 20 December, which was normal
+    assert graded.loc[2, "TOXNOTE"] == ""
+    assert graded.loc[2, "TOXGRH"] == "1"
+
+
 def test_grade_labs_command_says_how_many_rows_it_rejected_and_where(
     app: typer.Typer, tmp_path: Path
 ) -> None:

@@ -104,8 +104,8 @@ def derive_baseline(
     by_date = has_value & has_ref & (days != MISSING_DAY) & (days <= ref_days)
     by_flag = np.zeros(n, dtype=bool)
     if fallback_to_blfl and "LBBLFL" in lb.columns:
-        flag = lb["LBBLFL"].astype(object).to_numpy()
-        by_flag = has_value & ~has_ref & (flag == "Y")
+        flag = (lb["LBBLFL"] == "Y").to_numpy(dtype=bool)  # on codes when categorical
+        by_flag = has_value & ~has_ref & flag
     eligible = np.flatnonzero(by_date | by_flag)
     if len(eligible) == 0:
         return pd.DataFrame(columns=BASELINE_COLUMNS)

@@ -17,10 +17,12 @@ never depends on which writer ran.
 from __future__ import annotations
 
 import functools
+import os
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,19 +44,58 @@ BLOCK_ROWS = 1 << 16  # rows per block: one cell that needs quotes slows only it
 STRUCTURAL = (b",", b'"', b"\n", b"\r")  # what Arrow's unquoted writer refuses
 
 
+# reads started by read_ahead, by absolute path, with the file's size and time then
+_AHEAD: dict[str, tuple[tuple[int, int], Future[Any]]] = {}
+
+
+def read_ahead(paths: Iterable[str | Path]) -> None:
+    """Start reading these files' CSV text with Arrow on a background thread: the parse
+    runs while the caller goes on importing pandas and the grading modules (most of a
+    command's start-up), and ``read_text_csv`` of the same path takes the result, or
+    raises what the read raised. Other files are left alone. Imports only pyarrow."""
+    wanted = [p for p in paths if Path(p).suffix.lower() == ".csv"]
+    if not wanted:
+        return
+    pool = ThreadPoolExecutor(max_workers=1)
+    for path in wanted:
+        try:
+            version = _version(path)
+        except OSError:  # reading it will say what is wrong
+            continue
+        _AHEAD[os.path.abspath(path)] = (version, pool.submit(_read_text_table, Path(path)))
+    pool.shutdown(wait=False)  # the thread ends when the last read is done
+
+
 def read_text_csv(path: Path) -> pd.DataFrame:
     """A CSV file with every column as text (see the module docstring)."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    names = pacsv.open_csv(path).schema.names
-    if len(set(names)) != len(names):  # Arrow needs distinct names to type columns
+    version, started = _AHEAD.pop(os.path.abspath(path), (None, None))
+    if started is not None and version == _version(path):
+        table = started.result()
+    else:  # not read ahead, or the file changed since
+        table = _read_text_table(path)
+    if table is None:  # Arrow needs distinct names to type columns
         import pandas as pd
 
         return pd.read_csv(
             path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
         )
-    table = pacsv.read_csv(
+    return table.to_pandas()
+
+
+def _version(path: str | Path) -> tuple[int, int]:
+    status = os.stat(path)
+    return status.st_size, status.st_mtime_ns
+
+
+def _read_text_table(path: Path) -> Any:
+    """The file as an Arrow table of large strings, or None when column names repeat."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = pacsv.open_csv(path).schema.names
+    if len(set(names)) != len(names):
+        return None
+    return pacsv.read_csv(
         path,
         convert_options=pacsv.ConvertOptions(
             column_types={name: pa.large_string() for name in names},  # pandas' own layout
@@ -63,7 +104,6 @@ def read_text_csv(path: Path) -> pd.DataFrame:
             quoted_strings_can_be_null=True,
         ),
     )
-    return table.to_pandas()
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -81,10 +121,18 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
     header = ",".join(_quote(str(name)) for name in frame.columns) + "\n"
     table = pa.Table.from_arrays(cells, names=[str(i) for i in range(len(cells))])
-    with open(path, "wb") as out:
+    # Arrow formats a block without holding the GIL: blocks are formatted on every core
+    # while the finished ones are written in order, a few blocks ahead at most.
+    workers = max(1, min(pa.cpu_count(), 4))
+    with open(path, "wb") as out, ThreadPoolExecutor(max_workers=workers) as pool:
         out.write(header.encode("utf-8"))
+        ahead: deque[Future[Any]] = deque()
         for block in table.to_batches(max_chunksize=BLOCK_ROWS):
-            out.write(_block_bytes(block))
+            ahead.append(pool.submit(_block_bytes, block))
+            if len(ahead) > 2 * workers:
+                out.write(ahead.popleft().result())
+        while ahead:
+            out.write(ahead.popleft().result())
 
 
 def _block_bytes(block: Any) -> Any:
@@ -108,6 +156,7 @@ def _block_bytes(block: Any) -> Any:
 def _has_structural(column: Any) -> bool:
     """Whether any cell of a text array holds a delimiter, a quote or a line break (looked
     up in the array's bytes, not cell by cell); numbers never do."""
+    import numpy as np
     import pyarrow as pa
 
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
@@ -125,6 +174,7 @@ def _has_structural(column: Any) -> bool:
 def _cells(column: pd.Series) -> Any:
     """The column as an Arrow array (text as pandas would print it, or integers), or None
     for a kind we leave to pandas."""
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
 
@@ -158,6 +208,8 @@ def _quoted(text: Any) -> Any:
 
 def _value_bytes(array: Any) -> memoryview:
     """The concatenated UTF-8 bytes of a large_string array without nulls."""
+    import numpy as np
+
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[
         array.offset : array.offset + len(array) + 1
     ]

@@ -56,7 +56,7 @@ def grade_distribution(graded: pd.DataFrame) -> pd.DataFrame:
     test_codes, tests = factor_codes(graded["LBTESTCD"])
     parts = []
     for term_col, grade_col in (("TOXTERML", "TOXGRL"), ("TOXTERMH", "TOXGRH")):
-        term_codes, terms = pd.factorize(graded[term_col].to_numpy(dtype=object))
+        term_codes, terms = _term_codes(graded[term_col])
         grade = pd.array(graded[grade_col], dtype="Int64")
         grade_codes = np.where(grade.isna(), 5, grade.to_numpy(dtype=np.int64, na_value=0))
         has_term = term_codes >= 0
@@ -83,3 +83,12 @@ def grade_distribution(graded: pd.DataFrame) -> pd.DataFrame:
     table["total"] = table.sum(axis=1)
     table.columns.name = None
     return table.reset_index()
+
+
+def _term_codes(terms: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (-1 = no term) and distinct terms; a categorical's own, without a Python
+    string per row."""
+    if isinstance(terms.dtype, pd.CategoricalDtype):
+        codes = terms.cat.codes.to_numpy().astype(np.intp)
+        return codes, terms.cat.categories.to_numpy(dtype=object)
+    return pd.factorize(terms.to_numpy(dtype=object))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -34,8 +35,10 @@ from aewatch.ctcae.units import UnitConversion, conversion, normalise_unit, same
 __all__ = [
     "BASELINE_COLUMNS",
     "LAB_TEST_MAP",
+    "LabGradeCodes",
     "LabTest",
     "derive_baseline",
+    "grade_lab_codes",
     "grade_labs",
     "load_lab_test_map",
     "reference_indicator",
@@ -212,6 +215,28 @@ def _baseline_rows(
     return np.where(keys[where] == rows_key, positions[where], -1)
 
 
+class _Groups(NamedTuple):
+    """Rows grouped by (test, unit), the same for both directions: each row's group,
+    each group's key (test code × number of units + unit code), and the rows in group
+    order (``order[bounds[k]:bounds[k + 1]]`` are group k's)."""
+
+    combo: npt.NDArray[np.intp]
+    keys: npt.NDArray[np.int64]
+    order: npt.NDArray[np.intp]
+    bounds: npt.NDArray[np.intp]
+
+
+def _groups(
+    test_codes: npt.NDArray[np.intp], unit_codes: npt.NDArray[np.intp], n_units: int
+) -> _Groups:
+    combo, keys = pd.factorize(test_codes.astype(np.int64) * n_units + unit_codes)
+    # One evaluation per (term, unit), numpy inside.
+    sort_key = combo.astype(np.int16) if len(keys) < 32_000 else combo
+    order = np.argsort(sort_key, kind="stable")  # radix sort on small ints
+    bounds = np.searchsorted(combo[order], np.arange(len(keys) + 1))
+    return _Groups(combo, keys, order, bounds)
+
+
 @dataclass(frozen=True)
 class _Direction:
     """Grades and note bits of one direction for all rows."""
@@ -235,13 +260,13 @@ def _grade_direction(
     base: _Baseline,
     unit_system: str,
     convert_units: bool,
+    groups: _Groups,
 ) -> _Direction:
     n = len(value)
     grade = np.full(n, NOT_GRADABLE, dtype=np.int8)
     bits = np.zeros(n, dtype=np.int32)
     n_units = len(units)
-    combo_key = test_codes.astype(np.int64) * n_units + unit_codes
-    combo, combo_uniques = pd.factorize(combo_key)
+    combo, combo_uniques, order, bounds = groups
     resolutions: list[_Resolution | None] = []
     terms: list[str | None] = []
     for key in combo_uniques:
@@ -259,10 +284,6 @@ def _grade_direction(
         resolutions.append(
             _resolve(lab_test.analyte, term, direction, unit, unit_system, convert_units)
         )
-    # Rows grouped by combination: one evaluation per (term, unit), numpy inside.
-    sort_key = combo.astype(np.int16) if len(combo_uniques) < 32_000 else combo
-    order = np.argsort(sort_key, kind="stable")  # radix sort on small ints
-    bounds = np.searchsorted(combo[order], np.arange(len(combo_uniques) + 1))
     for index, resolution in enumerate(resolutions):
         rows = order[bounds[index] : bounds[index + 1]]
         if resolution is None or len(rows) == 0:
@@ -325,10 +346,10 @@ def _baseline_in_unit(
     npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.int32]
 ]:
     """Baseline values of ``rows`` in the comparison unit; unconvertible ones dropped."""
-    b_value = base.value[rows].copy()
+    b_value = base.value[rows]  # a copy: rows are positions
     b_bits = np.zeros(len(rows), dtype=np.int32)
     codes = base.unit_codes[rows]
-    for code in np.unique(codes):
+    for code in np.flatnonzero(np.bincount(codes)):  # the units present (small codes)
         b_unit = base.units[code]
         here = codes == code
         if b_unit is None or record_unit is None or same_unit(b_unit, record_unit):
@@ -341,10 +362,27 @@ def _baseline_in_unit(
                 b_value[here] = np.nan
                 b_bits[here & ~np.isnan(base.value[rows])] |= notes.BASELINE_UNIT
                 continue
-        b_value[here] = _scale(b_value[here], conv)
+        if conv is not None and not conv.is_identity:
+            b_value[here] = _scale(b_value[here], conv)
     high = base.high[rows] & ~np.isnan(b_value)
     known = base.indicator_known[rows] & ~np.isnan(b_value)
     return b_value, high, known, b_bits
+
+
+@dataclass(frozen=True)
+class LabGradeCodes:
+    """``grade_labs``' result before it becomes a frame: per row, a code into a small
+    table of texts (terms, notes; None = no text) and an int8 grade (-1 = not gradable),
+    so a caller writing a million rows turns each distinct text into output once."""
+
+    term_low: npt.NDArray[np.intp]
+    terms_low: npt.NDArray[np.object_]
+    grade_low: npt.NDArray[np.int8]
+    term_high: npt.NDArray[np.intp]
+    terms_high: npt.NDArray[np.object_]
+    grade_high: npt.NDArray[np.int8]
+    note: npt.NDArray[np.intp]
+    notes: npt.NDArray[np.object_]
 
 
 def grade_labs(
@@ -367,13 +405,47 @@ def grade_labs(
     (Int64 0–4, <NA> = not gradable), ``tox_term``/``tox_grade`` (the worse direction; the
     low one on a tie) and ``tox_note`` (why not gradable, or what was assumed).
     """
+    if len(lb) == 0:
+        if unit_system not in ("SI", "CONV"):
+            raise ValueError(f"unit_system must be 'SI' or 'CONV', not {unit_system!r}")
+        return _empty_result(lb.index)
+    codes = grade_lab_codes(
+        lb, baseline, unit_system, test_map=test_map, convert_units=convert_units
+    )
+    term_low = codes.terms_low[codes.term_low]
+    term_high = codes.terms_high[codes.term_high]
+    no_term_low = np.asarray([t is None for t in codes.terms_low], dtype=bool)[codes.term_low]
+    pick_high = (codes.grade_high > codes.grade_low) | no_term_low
+    worst = np.maximum(codes.grade_high, codes.grade_low)
+    term_worst = np.where(pick_high, term_high, term_low)
+    return pd.DataFrame(
+        {
+            "tox_term_low": _text_column(term_low),
+            "tox_grade_low": _int64(codes.grade_low),
+            "tox_term_high": _text_column(term_high),
+            "tox_grade_high": _int64(codes.grade_high),
+            "tox_term": _text_column(term_worst),
+            "tox_grade": _int64(worst),
+            "tox_note": _text_column(codes.notes[codes.note]),
+        },
+        index=lb.index,
+        copy=False,  # fresh arrays: stacking them into one block would copy a million rows
+    )
+
+
+def grade_lab_codes(
+    lb: pd.DataFrame,
+    baseline: pd.DataFrame | None = None,
+    unit_system: str = "SI",
+    *,
+    test_map: Mapping[str, LabTest] | None = None,
+    convert_units: bool = True,
+) -> LabGradeCodes:
+    """What ``grade_labs`` grades (same arguments, at least one row), as codes."""
     if unit_system not in ("SI", "CONV"):
         raise ValueError(f"unit_system must be 'SI' or 'CONV', not {unit_system!r}")
     table = LAB_TEST_MAP if test_map is None else test_map
     n = len(lb)
-    index = lb.index
-    if n == 0:
-        return _empty_result(index)
     test_codes, tests = testcd_codes(lb)
     lab_tests: list[LabTest | None] = [table.get(t) for t in tests]
     unit_raw_codes, raw_units = (
@@ -389,6 +461,7 @@ def grade_labs(
     lln = numeric_column(lb, "LBSTNRLO")
     uln = numeric_column(lb, "LBSTNRHI")
     base = _align_baseline(lb, baseline, test_codes, tests)
+    groups = _groups(test_codes, unit_codes, len(units))
 
     low = _grade_direction(
         "L",
@@ -402,6 +475,7 @@ def grade_labs(
         base,
         unit_system,
         convert_units,
+        groups,
     )
     high = _grade_direction(
         "H",
@@ -415,30 +489,18 @@ def grade_labs(
         base,
         unit_system,
         convert_units,
+        groups,
     )
-
-    term_low = np.asarray(low.terms, dtype=object)[low.combo]
-    term_high = np.asarray(high.terms, dtype=object)[high.combo]
-    note = _notes(low, high, test_codes, tests, lab_tests, unit_codes, units, base)
-
-    grade_low = _int64(low.grade)
-    grade_high = _int64(high.grade)
-    no_term_low = np.asarray([t is None for t in low.terms], dtype=bool)[low.combo]
-    pick_high = (high.grade > low.grade) | no_term_low
-    worst = np.maximum(high.grade, low.grade)
-    term_worst = np.where(pick_high, term_high, term_low)
-    return pd.DataFrame(
-        {
-            "tox_term_low": _text_column(term_low),
-            "tox_grade_low": grade_low,
-            "tox_term_high": _text_column(term_high),
-            "tox_grade_high": grade_high,
-            "tox_term": _text_column(term_worst),
-            "tox_grade": _int64(worst),
-            "tox_note": _text_column(note),
-        },
-        index=index,
-        copy=False,  # fresh arrays: stacking them into one block would copy a million rows
+    note, notes_texts = _notes(low, high, test_codes, tests, lab_tests, unit_codes, units, base)
+    return LabGradeCodes(
+        term_low=low.combo,
+        terms_low=np.asarray(low.terms, dtype=object),
+        grade_low=low.grade,
+        term_high=high.combo,
+        terms_high=np.asarray(high.terms, dtype=object),
+        grade_high=high.grade,
+        note=note,
+        notes=notes_texts,
     )
 
 
@@ -476,18 +538,18 @@ def _notes(
     unit_codes: npt.NDArray[np.intp],
     units: npt.NDArray[np.object_],
     base: _Baseline,
-) -> npt.NDArray[np.object_]:
-    """One note per row, written once per distinct (test, unit, bits, baseline unit)."""
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.object_]]:
+    """One note per row, written once per distinct (test, unit, bits, baseline unit): each
+    row's code into the notes, whose last one is None (no note)."""
     has_note = (low.bits != 0) | (high.bits != 0)
     no_terms = np.asarray(
         [lt is None or (lt.term_low is None and lt.term_high is None) for lt in lab_tests],
         dtype=bool,
     )[test_codes]
     interesting = has_note | no_terms
-    out = np.full(len(test_codes), None, dtype=object)
     rows = np.flatnonzero(interesting)
     if len(rows) == 0:
-        return out
+        return np.zeros(len(test_codes), dtype=np.intp), np.array([None], dtype=object)
     parts_of_key = [
         (low.combo[rows], len(low.resolutions)),
         (high.combo[rows], len(high.resolutions)),
@@ -533,5 +595,6 @@ def _notes(
             )
         unique_parts = list(dict.fromkeys(parts))
         texts.append("; ".join(unique_parts) if unique_parts else None)
-    out[rows] = np.asarray(texts, dtype=object)[inverse.ravel()]
-    return out
+    out = np.full(len(test_codes), len(texts), dtype=np.intp)
+    out[rows] = inverse.ravel()
+    return out, np.asarray([*texts, None], dtype=object)

@@ -16,24 +16,25 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def signif(values: npt.ArrayLike, digits: int = SIGNIFICANT_DIGITS) -> FloatArray:
-    """Round to ``digits`` significant digits like R's ``signif``; NaN and 0 pass through."""
+    """Round to ``digits`` significant digits like R's ``signif``; NaN, ±inf and 0 pass
+    through. Whole arrays, no masked copies: lab values are far below 10**digits, where
+    one scale per value suffices."""
     x = np.asarray(values, dtype=np.float64)
-    out = x.copy()
-    finite = np.isfinite(x) & (x != 0)
-    if not finite.any():
-        return out
-    v = x[finite]
-    exponent = digits - 1 - np.floor(np.log10(np.abs(v))).astype(np.int64)
-    up = exponent >= 0
-    result = np.empty_like(v)
-    # Scale by an exact power of ten in the direction that keeps the scale factor an
-    # integer: multiplying by 10**-k would itself round.
-    scale_up = np.power(10.0, exponent[up])
-    result[up] = np.round(v[up] * scale_up) / scale_up
-    scale_down = np.power(10.0, -exponent[~up])
-    result[~up] = np.round(v[~up] / scale_down) * scale_down
-    out[finite] = result
-    return out
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # digits - 1 - floor(log10|x|): inf for 0, -inf for ±inf, NaN for NaN
+        exponent = (digits - 1) - np.floor(np.log10(np.abs(x)))
+        rounded = np.isfinite(exponent)
+        # Scale by an exact power of ten in the direction that keeps the scale factor an
+        # integer: multiplying by 10**-k would itself round.
+        if (rounded & (exponent < 0)).any():  # |x| >= 10**(digits - 1)
+            scale = np.power(10.0, np.abs(exponent))
+            result = np.where(
+                exponent >= 0, np.round(x * scale) / scale, np.round(x / scale) * scale
+            )
+        else:
+            scale = np.power(10.0, exponent)
+            result = np.round(x * scale) / scale
+    return np.where(rounded, result, x)
 
 
 def compare(left: FloatArray, op: str, right: FloatArray) -> npt.NDArray[np.bool_]:

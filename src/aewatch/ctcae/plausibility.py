@@ -100,8 +100,7 @@ def implausible_results(
         shown: Callable[[int], str],
         text: Callable[[int], str],
     ) -> None:
-        for position in np.flatnonzero(mask):
-            found.append((int(position), field, shown(int(position)), text(int(position))))
+        found.extend((p, field, shown(p), text(p)) for p in np.flatnonzero(mask).tolist())
 
     # Only a result that reads as NaN or ±inf can be "not finite": its text is looked at,
     # the other rows' texts are not (a million results would be a million strings).
@@ -222,13 +221,17 @@ def _check_ranges(
     with np.errstate(over="ignore", invalid="ignore"):
         scaled = value * factor
         outside = np.isfinite(scaled) & ((scaled < low) | (scaled > high))
+    # Thousands of rows may be out of range: their words are looked up as Python objects
+    # (``item``, lists), not as numpy scalars.
+    pair_of, shown_of = pair_codes.item, units_shown.tolist()
+    analyte_of, range_of = analytes.tolist(), ranges.tolist()
     add(
         row_checked & outside,
         "LBSTRESN",
-        lambda i: f"{value[i]:g}",
+        lambda i: f"{value.item(i):g}",
         lambda i: (
-            f"result LBSTRESN '{value[i]:g}'{units_shown[pair_codes[i]]} is not a plausible "
-            f"{analytes[pair_codes[i]]} result (plausible: {ranges[pair_codes[i]]})"
+            f"result LBSTRESN '{value.item(i):g}'{shown_of[pair_of(i)]} is not a plausible "
+            f"{analyte_of[pair_of(i)]} result (plausible: {range_of[pair_of(i)]})"
         ),
     )
     for name, limit in (("LBSTNRLO", low_limit), ("LBSTNRHI", high_limit)):
@@ -240,10 +243,10 @@ def _check_ranges(
         add(
             row_checked & wrong,
             name,
-            lambda i, lim=limit: f"{lim[i]:g}",
+            lambda i, lim=limit: f"{lim.item(i):g}",
             lambda i, n=name, lim=limit: (
-                f"reference limit {n} '{lim[i]:g}'{units_shown[pair_codes[i]]} is not a "
-                f"plausible {analytes[pair_codes[i]]} limit (plausible: {ranges[pair_codes[i]]})"
+                f"reference limit {n} '{lim.item(i):g}'{shown_of[pair_of(i)]} is not a "
+                f"plausible {analyte_of[pair_of(i)]} limit (plausible: {range_of[pair_of(i)]})"
             ),
         )
 

@@ -26,6 +26,8 @@ def numeric_column(
     if column not in frame.columns:
         return np.full(len(frame) if rows is None else len(rows), np.nan)
     values = frame[column] if rows is None else frame[column].iloc[rows]
+    if values.dtype == np.float64:  # parsed already
+        return values.to_numpy(dtype=np.float64, copy=True)
     if isinstance(values.dtype, pd.CategoricalDtype):
         categories = pd.Series(values.cat.categories.to_numpy(dtype=object), dtype=object)
         parsed = np.append(_to_float(categories), np.nan)  # code -1 reads the NaN
@@ -44,10 +46,14 @@ def _to_float(values: pd.Series) -> npt.NDArray[np.float64]:
 def factor_codes(values: pd.Series) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.object_]]:
     """Factorize; missing values get their own code (the last) instead of -1."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy().astype(np.intp)
-        uniques = values.cat.categories.to_numpy(dtype=object)
-    else:
-        codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+        small = values.cat.codes.to_numpy()  # int8/int16: cheap to scan for -1
+        uniques_obj = np.append(values.cat.categories.to_numpy(dtype=object), None)
+        codes = small.astype(np.intp)
+        missing = small < 0
+        if missing.any():
+            codes[missing] = len(uniques_obj) - 1
+        return codes, uniques_obj
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
     uniques_obj = np.append(np.asarray(uniques, dtype=object), None)
     codes = np.where(codes < 0, len(uniques_obj) - 1, codes)
     return codes, uniques_obj

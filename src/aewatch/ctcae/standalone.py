@@ -15,16 +15,20 @@ their file, row and reason. Only input that cannot be read at all raises.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from aewatch.ctcae.grade_summary import GradingSummary, grade_distribution, summarise
 from aewatch.ctcae.lab_rejects import REJECT_COLUMNS, joined_reasons, rejected_rows, rejects_table
-from aewatch.ctcae.labs import derive_baseline, grade_labs
-from aewatch.ctcae.sdtm_columns import categorical_text
+from aewatch.ctcae.labs import LabGradeCodes, derive_baseline, grade_lab_codes
+from aewatch.ctcae.rules import NOT_GRADABLE
+from aewatch.ctcae.sdtm_columns import categorical_text, numeric_column
 
 __all__ = [
     "OUTPUT_COLUMNS",
@@ -153,15 +157,62 @@ def grading_view(lb: pd.DataFrame) -> pd.DataFrame:
     """The columns grading reads, same index, text factorized once (``categorical_text``)
     where grading reads every row; LBSEQ and VISITNUM are read only for baseline
     candidates, so they stay as they are."""
-    return pd.DataFrame(
-        {
-            column: lb[column] if column in ("LBSEQ", "VISITNUM") else categorical_text(lb[column])
-            for column in GRADING_COLUMNS
-            if column in lb.columns
-        },
-        index=lb.index,
-        copy=False,
-    )
+    read = {column: lb[column] for column in GRADING_COLUMNS if column in lb.columns}
+    encode = [column for column in read if column not in ("LBSEQ", "VISITNUM")]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow encodes without the GIL
+        encoded = list(pool.map(categorical_text, [read[c] for c in encode]))
+    read.update(zip(encode, encoded, strict=True))
+    return pd.DataFrame(read, index=lb.index, copy=False)
+
+
+@dataclass(frozen=True)
+class ToxCodes:
+    """The five TOX* columns of ``len(index)`` rows: each text column as a code per row
+    into a small table of its distinct texts (None = empty), each grade column as Int64.
+    Built once per distinct text: a million rows are never a million Python strings."""
+
+    index: pd.Index
+    texts: dict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.object_]]]
+    grades: dict[str, pd.arrays.IntegerArray]
+
+    def objects(self, name: str) -> npt.NDArray[np.object_]:
+        """A text column as Python objects (None where empty)."""
+        codes, table = self.texts[name]
+        return table[codes]
+
+    def arrow(self, name: str) -> Any:
+        """A text column as an Arrow large_string array (null where empty)."""
+        import pyarrow as pa
+
+        codes, table = self.texts[name]
+        return pa.array(table, type=pa.large_string()).take(pa.array(codes))
+
+    def categorical(self, name: str) -> pd.Categorical:
+        """A text column as a categorical (missing where empty), from its codes."""
+        distinct, table = pd.factorize(self.texts[name][1])  # None is -1
+        return pd.Categorical.from_codes(
+            distinct[self.texts[name][0]], categories=pd.Index(table, dtype=object)
+        )
+
+    def frame(self, categorical_terms: bool = False) -> pd.DataFrame:
+        """The five columns with text as object dtype (``tox_columns``); the terms as
+        categoricals if asked (what ``summarise`` counts on)."""
+        columns: dict[str, Any] = {name: self.grades.get(name) for name in OUTPUT_COLUMNS}
+        for name in self.texts:
+            terms = categorical_terms and name != "TOXNOTE"
+            columns[name] = self.categorical(name) if terms else self.objects(name)
+        return pd.DataFrame(
+            {
+                name: pd.Series(
+                    values,
+                    index=self.index,
+                    dtype=object if isinstance(values, np.ndarray) else values.dtype,
+                    copy=False,
+                )
+                for name, values in columns.items()
+            },
+            copy=False,
+        )
 
 
 def tox_columns(
@@ -169,48 +220,72 @@ def tox_columns(
 ) -> pd.DataFrame:
     """The five TOX* columns for the rows of ``view`` (index-aligned); rows in ``rejects``
     (default: ``rejected_rows(view)``) are not graded and their note says why."""
+    # Text stays object: inferring pandas' str costs more than the grading.
+    return tox_codes(view, dm, rejects).frame()
+
+
+def tox_codes(
+    view: pd.DataFrame, dm: pd.DataFrame | None = None, rejects: pd.DataFrame | None = None
+) -> ToxCodes:
+    """``tox_columns`` as codes (``ToxCodes``)."""
     rejects = rejected_rows(view) if rejects is None else rejects
     bad = view.index.isin(rejects["index"])
-    kept = np.flatnonzero(~bad)
-    usable = view
-    if bad.any() or not isinstance(view.index, pd.RangeIndex):
-        # grade_labs aligns its text columns by position
-        usable = view.iloc[kept].reset_index(drop=True)
-    grades = grade_labs(usable, derive_baseline(usable, _reference_start(dm)))
-    n = len(view)
-    columns = {
-        "TOXTERML": _spread_text(grades["tox_term_low"], kept, n),
-        "TOXGRL": _spread_grades(grades["tox_grade_low"], kept, n),
-        "TOXTERMH": _spread_text(grades["tox_term_high"], kept, n),
-        "TOXGRH": _spread_grades(grades["tox_grade_high"], kept, n),
-        "TOXNOTE": _spread_text(grades["tox_note"], kept, n),
+    # grade_labs aligns its text columns by position
+    usable = view if isinstance(view.index, pd.RangeIndex) else view.reset_index(drop=True)
+    if len(usable):
+        # parsed once here, not once by the baselines and again by the grading
+        numbers = {
+            c: numeric_column(usable, c)
+            for c in ("LBSTRESN", "LBSTNRLO", "LBSTNRHI")
+            if c in usable.columns
+        }
+        if bad.any() and "LBSTRESN" in numbers:
+            # a rejected row is graded with every other (its grades are dropped below) but
+            # without a result, so that it is never anyone's baseline
+            numbers["LBSTRESN"] = np.where(bad, np.nan, numbers["LBSTRESN"])
+        usable = usable.assign(**numbers)
+        graded = grade_lab_codes(usable, derive_baseline(usable, _reference_start(dm)))
+    else:
+        none, nothing = np.zeros(0, dtype=np.intp), np.array([None], dtype=object)
+        ungraded = np.zeros(0, dtype=np.int8)
+        graded = LabGradeCodes(none, nothing, ungraded, none, nothing, ungraded, none, nothing)
+    texts = {
+        "TOXTERML": _blank_codes(graded.term_low, graded.terms_low, bad),
+        "TOXTERMH": _blank_codes(graded.term_high, graded.terms_high, bad),
+        "TOXNOTE": _blank_codes(graded.note, graded.notes, bad),
     }
     if bad.any():
         why = joined_reasons(rejects).reindex(view.index[bad]).to_numpy(dtype=object)
-        columns["TOXNOTE"][bad] = "not graded: " + why
-    # Text stays object: inferring pandas' str costs more than the grading.
-    return pd.DataFrame(
-        {
-            name: pd.Series(values, index=view.index, dtype=values.dtype, copy=False)
-            for name, values in columns.items()
-        },
-        copy=False,
-    )
+        codes, table = texts["TOXNOTE"]
+        codes[bad] = len(table) + np.arange(len(why))
+        texts["TOXNOTE"] = (codes, np.concatenate([table, "not graded: " + why]))
+    grades = {
+        "TOXGRL": _blank_grades(graded.grade_low, bad),
+        "TOXGRH": _blank_grades(graded.grade_high, bad),
+    }
+    return ToxCodes(view.index, texts, grades)
 
 
-def _spread_text(values: pd.Series, kept: np.ndarray, n: int) -> np.ndarray:
-    """Graded rows' texts at their positions among ``n`` rows; None elsewhere."""
-    out = np.full(n, None, dtype=object)
-    out[kept] = values.to_numpy(dtype=object)
-    return out
+def _blank_codes(
+    codes: npt.NDArray[np.intp], table: npt.NDArray[np.object_], bad: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.object_]]:
+    """The codes with an empty text at the ``bad`` rows."""
+    return np.where(bad, len(table), codes), np.append(table, None)
 
 
-def _spread_grades(values: pd.Series, kept: np.ndarray, n: int) -> pd.arrays.IntegerArray:
-    """Graded rows' grades at their positions among ``n`` rows; missing elsewhere."""
-    grades, missing = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
-    grades[kept] = values.to_numpy(dtype=np.int64, na_value=0)
-    missing[kept] = values.isna().to_numpy()
-    return pd.arrays.IntegerArray(grades, missing)
+def _blank_grades(
+    values: npt.NDArray[np.int8], bad: npt.NDArray[np.bool_]
+) -> pd.arrays.IntegerArray:
+    """The grades as Int64, missing where not gradable and at the ``bad`` rows."""
+    missing = bad | (values == NOT_GRADABLE)
+    return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.int64), missing)
+
+
+def _text(array: Any) -> Any:
+    """An Arrow text array as pandas' str array, without a Python string per cell."""
+    import pyarrow as pa
+
+    return pa.chunked_array([array]).to_pandas().array
 
 
 def write_output(frame: pd.DataFrame, out_path: Path) -> None:
@@ -263,18 +338,23 @@ def grade_lab_file(
     dm = read_sdtm(dm_path) if dm_path is not None else None
     view = grading_view(lb)
     problems = rejected_rows(view)
-    tox = tox_columns(view, dm, problems)
-    for column in OUTPUT_COLUMNS:
-        lb[column] = tox[column]
+    tox = tox_codes(view, dm, problems)
+    for column in OUTPUT_COLUMNS:  # text as Arrow-backed str, like the columns read
+        lb[column] = _text(tox.arrow(column)) if column in tox.texts else tox.grades[column]
     out = Path(out_path)
-    write_output(lb, out)
     origin = (np.concatenate(file_of), np.concatenate(row_of))
-    rejects = rejects_table(lb, problems, files, origin, unsplit)
+    # The rejects and the summary are worked out while the output is written (mostly by
+    # Arrow, without the GIL); the rejects file is written once the output is.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        written = pool.submit(write_output, lb, out)
+        rejects = rejects_table(lb, problems, files, origin, unsplit)
+        terms = tox.frame(categorical_terms=True).assign(LBTESTCD=view["LBTESTCD"])
+        summary = summarise(terms, out)
+        written.result()
     target = Path(rejects_path) if rejects_path else out.with_name(f"{out.stem}.rejects.csv")
     if len(rejects):
         from aewatch.ctcae.csv_io import write_csv
 
         write_csv(rejects, target)  # the bytes of rejects.to_csv(target, index=False)
-    summary = summarise(tox.assign(LBTESTCD=view["LBTESTCD"]), out)
     rejected = problems["index"].nunique() + len(unsplit)
     return replace(summary, rejected=rejected, rejects_path=target if len(rejects) else None)
