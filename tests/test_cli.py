@@ -98,6 +98,28 @@ SMALL_TRIAL = {
 }
 
 
+HEAVY = ("pandas", "scipy", "numpy", "matplotlib", "sqlalchemy", "pydantic")
+
+
+def run_noting_modules(
+    env: dict[str, str], args: list[str], modules: tuple[str, ...]
+) -> subprocess.CompletedProcess[str]:
+    """Run an aewatch command in a fresh interpreter; its stderr ends with "LOADED:" and
+    those of ``modules`` it imported."""
+    code = (
+        "import atexit, sys\n"
+        f"watched = {modules!r}\n"
+        "atexit.register(lambda: sys.stderr.write('LOADED:' + ','.join("
+        "m for m in watched if m in sys.modules) + '\\n'))\n"
+        "from aewatch.cli import main\n"
+        f"sys.argv = ['aewatch', *{args!r}]\n"
+        "main()\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}
+    )
+
+
 @pytest.mark.parametrize("args", READ_ONLY, ids=lambda a: " ".join(a[:3]))
 def test_read_only_commands_import_no_heavy_library(
     args: list[str], env: dict[str, str], tmp_path: Path
@@ -110,21 +132,10 @@ def test_read_only_commands_import_no_heavy_library(
         (tmp_path / name).write_text(text)
         files.append(str(tmp_path / name))
     assert invoke(env, "ingest", *files)[0] == 0
-    code = (
-        "import atexit, sys\n"
-        "heavy = ('pandas', 'scipy', 'numpy', 'matplotlib', 'sqlalchemy', 'pydantic')\n"
-        "atexit.register(lambda: sys.stderr.write('HEAVY:' + ','.join("
-        "m for m in heavy if m in sys.modules) + '\\n'))\n"
-        "from aewatch.cli import main\n"
-        f"sys.argv = ['aewatch', *{args!r}]\n"
-        "main()\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}
-    )
+    done = run_noting_modules(env, args, HEAVY)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip(), "the command printed nothing"
-    assert "HEAVY:\n" in done.stderr, done.stderr[-500:]
+    assert "LOADED:\n" in done.stderr, done.stderr[-500:]
 
 
 def test_ingest_into_an_up_to_date_database_does_not_load_alembic(
@@ -133,15 +144,6 @@ def test_ingest_into_an_up_to_date_database_does_not_load_alembic(
     """Every command that writes data checks the schema; at head that is one SELECT."""
     assert invoke(env, "init")[0] == 0
     (tmp_path / "dm.csv").write_text(SMALL_TRIAL["dm.csv"])
-    code = (
-        "import atexit, sys\n"
-        "atexit.register(lambda: sys.stderr.write(f\"ALEMBIC:{'alembic' in sys.modules}\\n\"))\n"
-        "from aewatch.cli import main\n"
-        f"sys.argv = ['aewatch', 'ingest', {str(tmp_path / 'dm.csv')!r}]\n"
-        "main()\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}
-    )
+    done = run_noting_modules(env, ["ingest", str(tmp_path / "dm.csv")], ("alembic",))
     assert done.returncode == 0, done.stderr
-    assert "ALEMBIC:False" in done.stderr, done.stderr[-500:]
+    assert "LOADED:\n" in done.stderr, done.stderr[-500:]
