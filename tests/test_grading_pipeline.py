@@ -165,3 +165,35 @@ def test_a_file_whose_new_labs_were_never_graded_rolls_back_whole(
     assert outcome.status == "failed"
     with pipeline.sessions() as session:
         assert session.scalars(select(LabResult.id)).all() == []
+
+
+def test_held_lab_results_and_a_workbooks_own_are_stored_and_graded_together(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """An LB export arrives before the subject's DM record and waits; then a workbook
+    with a DM and an LB sheet stores the waiting result and its own in one transaction
+    (keys for both drawn before either is written)."""
+    from openpyxl import Workbook
+
+    header = ["USUBJID", "LBSEQ", "LBTESTCD", "LBSTRESN", "LBSTRESU", "LBSTNRLO", "LBSTNRHI"]
+    lb = ",".join([*header, "LBDTC"]) + "\n01-002,1,ALT,130,U/L,0,40,2025-03-01\n"
+    [held] = pipeline.ingest_paths([write(tmp_path / "lb.csv", lb)])
+    assert (held.status, held.pending) == ("done", 1)
+    workbook = Workbook()
+    dm = workbook.active
+    dm.title = "DM"
+    dm.append(["USUBJID", "SITEID"])
+    dm.append(["01-002", "01"])
+    sheet = workbook.create_sheet("LB")
+    sheet.append([*header, "LBDTC"])
+    sheet.append(["01-002", 2, "PLAT", 40, "10^9/L", 150, 400, "2025-04-01"])
+    workbook.save(tmp_path / "site01.xlsx")
+    [outcome] = pipeline.ingest_paths([tmp_path / "site01.xlsx"])
+    assert outcome.status == "done", outcome
+    with pipeline.sessions() as session:
+        rows = session.execute(
+            select(LabResult.test_code, LabResult.tox_grade_high, LabResult.tox_grade_low).order_by(
+                LabResult.id
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [("ALT", 2, None), ("PLAT", None, 3)]

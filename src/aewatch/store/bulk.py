@@ -239,5 +239,10 @@ def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
             {"table": table.name, "n": count},
         )
         return sorted(int(r[0]) for r in rows)
-    start = connection.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {table.name}")).scalar()
-    return list(range(int(start or 0) + 1, int(start or 0) + 1 + count))
+    stored = connection.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {table.name}")).scalar()
+    # Keys drawn earlier in this transaction may not be written yet (new lab results wait
+    # for their grades): never hand them out twice.
+    drawn = session.info.setdefault("aewatch_drawn_ids", {})
+    start = max(int(stored or 0), drawn.get(table.name, 0))
+    drawn[table.name] = start + count
+    return list(range(start + 1, start + 1 + count))
