@@ -301,6 +301,11 @@ def main() -> None:
     """Console entry point: database problems become one line a person can act on."""
     try:
         app()
+    except SystemExit as done:
+        from aewatch.process_exit import exit_now_if_asked
+
+        exit_now_if_asked(done.code)
+        raise
     except Exception as exc:
         if type(exc).__module__.startswith(("sqlalchemy", "sqlite3", "psycopg", "aewatch.dbapi")):
             hint = (

@@ -136,6 +136,47 @@ def test_grade_labs_command_prints_the_distribution_and_writes_the_file(
     assert out.exists()
 
 
+def test_grade_labs_as_a_process_prints_everything_and_writes_the_same_file_before_leaving(
+    app: typer.Typer, data_dir: Path, tmp_path: Path
+) -> None:
+    """The console command leaves without the interpreter's teardown once its files are
+    closed: its output, piped, must still be whole, its file the same as in process, and
+    a failing run must still say why and exit 2."""
+    import subprocess
+    import sys
+
+    args = ["grade-labs", str(data_dir / "pilot_lb_extract.csv")]
+    args += ["--dm", str(data_dir / "pilot_dm_extract.csv")]
+    code = "import sys; from aewatch.cli import main; sys.argv[0] = 'aewatch'; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args, "--out", str(tmp_path / "process.csv")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "rows: 704" in done.stdout
+    assert "written:" in done.stdout  # the last line printed, whole (rich may wrap the path)
+    assert done.stdout.rstrip().endswith("process.csv")
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "in_process.csv")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "process.csv").read_bytes() == (tmp_path / "in_process.csv").read_bytes()
+    failed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "grade-labs",
+            str(tmp_path / "missing.csv"),
+            "--out",
+            str(tmp_path / "x.csv"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert failed.returncode == 2
+    assert "missing.csv" in failed.stdout + failed.stderr
+
+
 def test_grade_labs_help_is_written_for_a_data_manager_with_an_example(app: typer.Typer) -> None:
     result = CliRunner().invoke(app, ["grade-labs", "--help"])
     assert result.exit_code == 0

@@ -142,6 +142,9 @@ def register(app: typer.Typer) -> None:
                 f"listed in {summary.rejects_path}"
             )
         console.print(f"written: {out}")
+        from aewatch.process_exit import skip_teardown
+
+        skip_teardown()  # the files are closed: freeing a million rows one by one is waste
 
     @app.command("ctcae", help=CTCAE_HELP)
     def ctcae_command(
