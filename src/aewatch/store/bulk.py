@@ -206,6 +206,13 @@ def _processed(values: Sequence[Any], process: Any) -> list[Any]:
     first = values[0]
     if isinstance(values, list) and all(v is first for v in values):
         return [process(first)] * len(values)  # a column of one value (receipt time, flags)
+    if len(set(map(type, values)) - {type(None)}) <= 1:  # one kind: equal values print alike
+        try:
+            each = {value: process(value) for value in set(values)}
+        except TypeError:  # unhashable (JSON): below, value by value
+            pass
+        else:
+            return list(map(each.__getitem__, values))
     done: dict[Any, Any] = {}
     out = []
     for value in values:

@@ -113,4 +113,8 @@ def _python_values(column: pd.Series) -> list[Any]:
         values = column.astype("float64").tolist()
     else:
         values = column.astype("object").tolist()
-    return [None if m else v for v, m in zip(values, missing, strict=True)]
+    if not missing.any():
+        return values
+    out = np.fromiter(values, dtype=object, count=len(values))  # tuples stay whole
+    out[missing] = None
+    return out.tolist()

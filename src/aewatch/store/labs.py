@@ -152,14 +152,12 @@ def store_lab_grades(
     rows = rows.loc[~fresh]
     if rows.empty:
         return int(changed.sum())
-    values = rows[list(TOX_COLUMNS)].astype(object)
-    values = values.where(values.notna(), None)
     update_columns(
         session,
         LabResult.__table__,
         [int(pk) for pk in rows["lab_pk"]],
         {
-            **{c: [_plain(v) for v in values[c].tolist()] for c in TOX_COLUMNS},
+            **{c: _plain_values(rows[c]) for c in TOX_COLUMNS},
             "dictionary_version": [dictionary_version] * len(rows),
         },
     )
@@ -172,19 +170,21 @@ def _insert_new_labs(
     """One INSERT of the new results, each with its grades where it has any (and then the
     dictionary version that gave them), as an INSERT followed by ``update_columns``
     would leave them."""
-    columns = {name: [v for n in pending for v in n.columns[name]] for name in pending[0].columns}
+    columns = (
+        dict(pending[0].columns)
+        if len(pending) == 1
+        else {name: [v for n in pending for v in n.columns[name]] for name in pending[0].columns}
+    )
     ids = pd.Index(columns["id"])
     position = ids.get_indexer(graded["lab_pk"].astype("int64"))
     if (position < 0).any():
         raise ValueError("grades for lab rows that are not new were given as new")
-    values = graded[list(TOX_COLUMNS)].astype(object)
-    values = values.where(values.notna(), None)
     for column in (*TOX_COLUMNS, "dictionary_version"):
         written = np.full(len(ids), None, dtype=object)
         written[position] = (
             dictionary_version
             if column == "dictionary_version"
-            else [_plain(v) for v in values[column].tolist()]
+            else np.fromiter(_plain_values(graded[column]), dtype=object, count=len(graded))
         )
         columns[column] = written.tolist()
     insert_columns(session, LabResult.__table__, columns)
@@ -192,9 +192,10 @@ def _insert_new_labs(
         new.written = True
 
 
-def _plain(value: Any) -> Any:
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
+def _plain_values(column: pd.Series) -> list[Any]:
+    """The column as the driver takes it: None for every kind of missing, Python ints."""
+    values = column.astype(object)
+    plain = values.where(values.notna(), None).tolist()
+    if any(issubclass(kind, np.integer) for kind in set(map(type, plain))):
+        plain = [int(v) if isinstance(v, np.integer) else v for v in plain]
+    return plain
