@@ -38,7 +38,8 @@ def store(ctx: FileContext, table: PreparedTable) -> Touched:
         ctx.session,
         ctx.trial_pk,
         table.domain,
-        _records(table),
+        _subjects(table),
+        lambda: _records(table),
         table.faults,
         ctx.now,
     )
@@ -70,6 +71,14 @@ def store(ctx: FileContext, table: PreparedTable) -> Touched:
     rows_known = table.row_subjects.isin(known)
     touched.accepted, touched.pending = int(rows_known.sum()), int((~rows_known).sum())
     return touched
+
+
+def _subjects(table: PreparedTable) -> list[str]:
+    """Every subject this table names."""
+    frame = table.frame
+    if frame.empty or "USUBJID" not in frame:
+        return []
+    return [str(s) for s in frame["USUBJID"].dropna().unique() if s]
 
 
 def _records(table: PreparedTable) -> set[tuple[str, str]]:

@@ -200,10 +200,11 @@ def sync_death_queries(
     )
     already = {(e.subject_id, e.record_key, e.reason) for e in open_now}
     dm_files = dict(zip(subjects["subject_id"], subjects["file_name"], strict=True))
-    ae_rows = {
+    cited = events[events["ae_pk"].isin({q.ae_pk for q in queries if q.ae_pk is not None})]
+    ae_rows = {  # only the AEs a query names: ``events`` may be all of a subject's AEs
         int(pk): (name, row)
         for pk, name, row in zip(
-            events["ae_pk"], events["file_name"], events["source_row"], strict=True
+            cited["ae_pk"], cited["file_name"], cited["source_row"], strict=True
         )
     }
     rows = []

@@ -12,7 +12,7 @@ entry instead of a copy per cumulative re-export.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -92,19 +92,24 @@ def supersede(
     session: Session,
     trial_pk: int,
     domain: str,
-    records: set[tuple[str, str]],
+    subjects: Iterable[str],
+    records: Callable[[], set[tuple[str, str]]],
     raised_now: Sequence[Fault],
     now: datetime,
 ) -> int:
-    """Resolve the open rejections and queries about ``records`` (subject, record key)
-    that this export no longer raises: the site corrected them. Returns how many."""
-    if not records:
+    """Resolve the open rejections and queries about ``records()`` (subject, record key)
+    of ``subjects`` that this export no longer raises: the site corrected them. Returns
+    how many. ``records`` is called only if these subjects have open entries at all: for
+    a large clean export the set of its keys is most of the work."""
+    candidates = _open_of_subjects(session, trial_pk, domain, subjects)
+    if not candidates:
         return 0
+    keys = records()
     still = {_same(f.subject, f.key, f.field, f.reason, f.kind) for f in raised_now if f.key}
     stale = [
         e.id
-        for e in _open_about(session, trial_pk, domain, records)
-        if (e.subject_id, e.record_key) in records
+        for e in candidates
+        if (e.subject_id, e.record_key) in keys
         and _same(e.subject_id, e.record_key, e.field, e.reason, e.kind) not in still
     ]
     return resolve_entries(session, stale, now)
@@ -145,15 +150,20 @@ def open_entries_with_prefix(
 def _open_about(
     session: Session, trial_pk: int, domain: str, records: set[tuple[str | None, str | None]]
 ) -> list[Any]:
-    subjects = sorted({s for s, k in records if s and k})
-    if not subjects:
-        return []
+    subjects = {s for s, k in records if s and k}
+    found = _open_of_subjects(session, trial_pk, domain, subjects)
+    return [r for r in found if (r.subject_id, r.record_key) in records]
+
+
+def _open_of_subjects(
+    session: Session, trial_pk: int, domain: str, subjects: Iterable[str]
+) -> list[Any]:
+    """Open, resolvable entries of this domain about records of these subjects."""
+    ordered = sorted({s for s in subjects if s})
     table = QuarantineEntry.__table__
-    keys = {(s, k) for s, k in records}
-    found = []
-    for start in range(0, len(subjects), 500):
-        chunk = subjects[start : start + 500]
-        rows = session.execute(
+    found: list[Any] = []
+    for start in range(0, len(ordered), 500):
+        found += session.execute(
             select(
                 table.c.id,
                 table.c.subject_id,
@@ -166,11 +176,10 @@ def _open_about(
                 table.c.domain == (domain or "")[:8],
                 table.c.state == "open",
                 table.c.kind.in_(RESOLVABLE),
-                table.c.subject_id.in_(chunk),
+                table.c.subject_id.in_(ordered[start : start + 500]),
                 table.c.record_key.is_not(None),
             )
         ).all()
-        found += [r for r in rows if (r.subject_id, r.record_key) in keys]
     return found
 
 
