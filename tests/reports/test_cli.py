@@ -9,11 +9,14 @@ from typing import Any
 
 import pytest
 import typer
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from aewatch.commands import reports as report_commands
 from aewatch.commands import status as status_commands
+from aewatch.models import Subject
 from aewatch.runtime import Runtime
+from reports.conftest import Builder, ae_version
 
 
 @pytest.fixture
@@ -109,6 +112,35 @@ def test_subject_timeline_shows_the_grade_history(cli: Any) -> None:
     assert (alt["grade"], alt["grade_history"], alt["version"]) == (3, "2→3", 2)
     assert [c["course_key"] for c in document["rt_courses"]] == ["P01-L1"]
     assert {lab["test_code"] for lab in document["labs"]} == {"ALT", "BILI", "ALB", "INR"}
+
+
+def test_subject_json_gives_dates_as_iso_days_and_unknown_ones_as_null(cli: Any) -> None:
+    _, out = cli("subject", "P04", "--format", "json")
+    subject = json.loads(out)["subject"]
+    assert (subject["enrolled_on"], subject["died_on"]) == ("2026-01-22", "2026-02-25")
+    assert subject["withdrawn_on"] is None and subject["left_on"] is None
+
+
+def test_a_correction_that_moves_the_onset_earlier_is_the_current_version(
+    cli: Any, sessions: Any, small_trial: Any
+) -> None:
+    """The site first dated the nausea 02-10, then corrected it to 01-20: the timeline
+    shows the corrected version (2, grade 2), not the version it replaced."""
+    with sessions() as session, session.begin():
+        b = Builder(session, small_trial.trial_pk)
+        b.subjects["P02"] = session.scalars(select(Subject).filter_by(subject_id="P02")).one()
+        b.ae(
+            "P02",
+            "AE-9",
+            [
+                ae_version("Nausea", "Gastrointestinal disorders", 1, "2026-02-10", "2026-02-12"),
+                ae_version("Nausea", "Gastrointestinal disorders", 2, "2026-01-20", "2026-02-15"),
+            ],
+        )
+    _, out = cli("subject", "P02", "--format", "json")
+    nausea = next(a for a in json.loads(out)["adverse_events"] if a["ae_key"] == "AE-9")
+    assert (nausea["version"], nausea["grade"], nausea["onset_on"]) == (2, 2, "2026-01-20")
+    assert nausea["grade_history"] == "1→2"
 
 
 def test_an_unknown_subject_exits_with_an_error(cli: Any) -> None:

@@ -108,7 +108,7 @@ def subject(
     sections = found.sections()
     if fmt == "json":
         document = {
-            "subject": _subject_fields(found.subject),
+            "subject": _records([found.subject])[0],
             **{k: _records(v) for k, v in sections.items()},
         }
         _emit([], "json", json_document=document)
@@ -247,17 +247,6 @@ def _records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _plain(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
-
-
-def _subject_fields(subject: dict[str, Any]) -> dict[str, Any]:
-    """The patient's DM fields as `aewatch subject --format json` has always written them:
-    a date as ``YYYY-MM-DD 00:00:00``, an unknown date as ``NaT``."""
-    from aewatch.reports.timeline import SUBJECT_DATES
-
-    return {
-        k: (("NaT" if v is None else f"{v.isoformat()} 00:00:00") if k in SUBJECT_DATES else v)
-        for k, v in subject.items()
-    }
 
 
 def _emit(

@@ -26,7 +26,6 @@ from aewatch.safety.onsets import impute_onset, onset_text
 from aewatch.store import timeline_reads
 
 Row = dict[str, Any]
-SUBJECT_DATES = ("enrolled_on", "died_on", "withdrawn_on", "last_contact_on", "lost_on", "left_on")
 
 
 @dataclass(frozen=True)
@@ -201,19 +200,21 @@ def ae_history(versions: list[Row], cut: DataCut, first_rt: date | None) -> list
 
 
 def current_rows(history: list[Row]) -> list[Row]:
-    """One row per AE, its latest version in ``history``'s order, with the grades of all
-    its versions ("1→3"; "?" for a version without a grade) and what aewatch made of it."""
-    grades: dict[int, list[str]] = {}
-    last: dict[int, int] = {}
+    """One row per AE: its latest version (the highest number, wherever a correction
+    moved its onset in ``history``'s order), placed where that version stands, with the
+    grades of all its versions in version order ("1→3"; "?" for one without a grade) and
+    what aewatch made of it."""
+    versions: dict[int, list[tuple[int, Row]]] = {}
     for at, version in enumerate(history):
-        grade = version["grade"]
-        grades.setdefault(version["ae_pk"], []).append("?" if grade is None else str(grade))
-        last[version["ae_pk"]] = at
+        versions.setdefault(version["ae_pk"], []).append((at, version))
+    latest = [max(found, key=lambda pair: pair[1]["version"]) for found in versions.values()]
     rows = []
-    for at in sorted(last.values()):
-        version = history[at]
+    for _, version in sorted(latest, key=lambda pair: pair[0]):
+        ordered = sorted((v for _, v in versions[version["ae_pk"]]), key=lambda v: v["version"])
         row = {k: version.get(k) for k in AE_COLUMNS}
-        row["grade_history"] = "→".join(grades[version["ae_pk"]])
+        row["grade_history"] = "→".join(
+            "?" if v["grade"] is None else str(v["grade"]) for v in ordered
+        )
         row["note"] = ae_note(version["evidence"])
         # A partial onset is shown as such (2026-03 (month)), never as the day it is taken as.
         row["onset_on"] = onset_text(version["onset_on"], version["onset_precision"])
