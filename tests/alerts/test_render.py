@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +13,12 @@ from aewatch.alerts.rules import ae_alerts, dsmb_report_alert
 from support import make_settings
 
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+# A field label of the plain-text emails that follows other text on its line: the line
+# before it lost its newline (Jinja's trim_blocks after an inline {% endif %}).
+FIELD_AFTER_TEXT = re.compile(
+    r"\S(Trial / site|Subject|AE|CTCAE term|Grade|Seriousness|Attribution to RT"
+    r"|Attribution to systemic|Onset|Outcome|Site aware|Event|Evidence|Detected):  "
+)
 
 
 @pytest.fixture
@@ -131,3 +138,5 @@ def test_every_kind_renders_with_every_follow_up_and_no_missing_variable(
             text = message.get_body(("plain",)).get_content()
             assert row.subject_line in str(message["Subject"])
             assert "Subject IDs only" in text
+            run_on = FIELD_AFTER_TEXT.search(text)  # "study day 43Outcome: …"
+            assert run_on is None, f"{request.kind}: two fields on one line: {run_on}"
