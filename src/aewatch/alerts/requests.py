@@ -9,13 +9,13 @@ from datetime import date, datetime
 from typing import Any
 
 from aewatch.safety.onsets import impute_onset
+from aewatch.safety.relatedness import normalise_relation
 
 KINDS = (
     "sae-initial", "sae-followup", "death", "liver-event", "lab-derived", "threshold",
     "deviation", "site-silence", "ingest-failure", "reminder", "escalation",
     "delivery-failure", "dsmb-report",
 )
-RELATIONS = ("unrelated", "unlikely", "possible", "probable", "definite")
 
 
 @dataclass(frozen=True)
@@ -79,15 +79,6 @@ def study_day(on: date | None, reference_start: date | None) -> int | None:
         return None
     delta = (on - reference_start).days
     return delta + 1 if delta >= 0 else delta
-
-
-def normalise_relation(value: str | None) -> str | None:
-    """Lower-case the five-level scale; anything else (unassessable) counts as possible,
-    since relatedness that cannot be ruled out must be reported (safety_domain §2.2)."""
-    if value is None or not str(value).strip():
-        return None
-    text = str(value).strip().lower()
-    return text if text in RELATIONS else "possible"
 
 
 def ae_facts(

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from aewatch.reports.datacut import DataCut
 from aewatch.safety.onsets import impute_onsets
+from aewatch.safety.relatedness import normalise_relation
 from aewatch.store.set_aside import COUNTED_SQL
 
 AE_FLAGS = (
@@ -60,7 +61,6 @@ AE_COLUMNS = (
     "set_aside",
 )
 # The lean set `aewatch counts` needs: fewer columns, no JSON to parse.
-RELATIONS = ("unrelated", "unlikely", "possible", "probable", "definite")
 COUNT_COLUMNS = (
     "subject_id",
     "site",
@@ -373,17 +373,6 @@ def soc_of_terms(terms: Any) -> dict[str, str]:
     dictionary = load_dictionary()
     found = {term: dictionary.lookup(term) for term in terms}
     return {term: entry.soc for term, entry in found.items() if entry is not None}
-
-
-def normalise_relation(value: object) -> str | None:
-    """Lower-case the five-level scale; any other non-empty word counts as possible, as in
-    the alert rules (aewatch.alerts.requests): relatedness not ruled out is reported."""
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    word = str(value).strip().lower()
-    if not word:
-        return None
-    return word if word in RELATIONS else "possible"
 
 
 def _labs(session: Session, trial_pk: int, cut: DataCut) -> pd.DataFrame:

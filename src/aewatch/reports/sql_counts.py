@@ -10,7 +10,7 @@ does, so the command never imports pandas or SQLAlchemy. ``counts_document`` ret
 exactly the document of ``tables.counts_document`` (a test compares the two on every
 option, on SQLite and PostgreSQL).
 
-Relation words are read as ``snapshot.normalise_relation`` reads them: empty,
+Relation words are read as ``safety.relatedness.normalise_relation`` reads them: empty,
 "unrelated" and "unlikely" are not related; any other word is (relatedness not ruled
 out). An AE stored without a SOC takes its term's CTCAE SOC, else "Unclassified".
 

@@ -17,8 +17,9 @@ from datetime import date
 
 import pandas as pd
 
+from aewatch.safety.relatedness import RELATED
+
 GRADES = (1, 2, 3, 4, 5)
-RELATED = frozenset({"possible", "probable", "definite"})
 RELATION_COLUMNS = {"rt": ("rt_relation",), "systemic": ("systemic_relation",)}
 RELATION_COLUMNS["any"] = RELATION_COLUMNS["rt"] + RELATION_COLUMNS["systemic"]
 TREATMENT_CHANGES = ("DRUG WITHDRAWN", "DOSE REDUCED", "DRUG INTERRUPTED")

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from aewatch.alerts.requests import normalise_relation
 from aewatch.dbapi import ReadOnlyDatabase
 from aewatch.exposure.statuses import EVALUABLE, schedule_text
 from aewatch.reports.datacut import DataCut
 from aewatch.safety.disposition import DEATH, LOST, WITHDRAWAL
 from aewatch.safety.onsets import impute_onset, onset_text
+from aewatch.safety.relatedness import normalise_relation
 from aewatch.store import timeline_reads
 
 Row = dict[str, Any]

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aewatch.safety.relatedness import RELATED, RELATIONS
+
 if TYPE_CHECKING:
     import pandas as pd
 
     from aewatch.safety.boundaries import Boundary
 
-RELATIONS = ("unrelated", "unlikely", "possible", "probable", "definite")
-RELATED = ("possible", "probable", "definite")  # ICH E2A: a reasonable possibility
 ATTRIBUTION_TO = ("rt", "systemic", "either", "both")
 MISSING_ATTRIBUTION = ("related", "unrelated")
 EVALUABILITY = ("exclude", "include")

@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from aewatch.safety.relatedness import RELATED
+
 # SDTM flag → criterion wording shown to the safety officer (ICH E2A).
 CRITERIA: tuple[tuple[str, str], ...] = (
     ("death", "results in death"),
@@ -19,7 +21,6 @@ CRITERIA: tuple[tuple[str, str], ...] = (
     ("congenital_anomaly", "congenital anomaly"),
     ("medically_important", "important medical event"),
 )
-RELATED = frozenset({"possible", "probable", "definite"})
 FATAL_OUTCOME = "FATAL"
 RECOVERED_OUTCOMES = frozenset({"RECOVERED/RESOLVED", "RECOVERED/RESOLVED WITH SEQUELAE"})
 
