@@ -5,7 +5,11 @@ every block of cycles, idle (empty inbox) and busy (a site file with an SAE ever
 Goal: flat (< 200 MB and no growth) over 10,000 cycles. Prints the RSS curve and the
 ratio last / after start-up; asserts nothing.
 
-    .venv/bin/python bench/bench_worker_memory.py [--cycles 10000] [--busy-every 10]
+``--large N`` then drops the ingest benchmark's exports (50,000 AE + 100,000 LB rows,
+new AE keys and changed lab values each time) N times and prints the RSS after each:
+what a large file leaves in the daemon once the cycle has given memory back.
+
+    .venv/bin/python bench/bench_worker_memory.py [--cycles 10000] [--busy-every 10] [--large 3]
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=10_000)
     parser.add_argument("--busy-every", type=int, default=10)
     parser.add_argument("--sample-every", type=int, default=500)
+    parser.add_argument("--large", type=int, default=0)
     options = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="aewatch-bench-memory-"))
     try:
@@ -87,9 +92,42 @@ def main() -> None:
         print(f"RSS: floor {start:.1f} MB, last {samples[-1] if samples else start:.1f} MB,"
               f" max {peak:.1f} MB; second half moved {growth:.1f} MB"
               f"  goal < 200 MB and flat: {'met' if peak < 200 else 'MISSED'}")
+        if options.large:
+            large_files(worker, inbox, folder, options.large, start)
         engine.dispose()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def large_files(worker: Worker, inbox: Path, folder: Path, rounds: int, start: float) -> None:
+    """The ingest benchmark's exports, ``rounds`` times, each cycle run until the inbox
+    is empty; the RSS after each round."""
+    from bench_ingest import write_exports
+
+    exports = folder / "large"
+    exports.mkdir()
+    files = write_exports(exports)
+    print(f"# large exports: {', '.join(p.name for p in files)}, {rounds} rounds")
+    for n in range(1, rounds + 1):
+        begin = time.perf_counter()
+        for path in files:
+            text = path.read_text()
+            if path.name == "ae.csv":
+                text = text.replace(",AE-", f",AE{n}-")  # new AEs each round
+            elif path.name == "lb.csv":
+                text = text.replace(",0,40,", f",0,{40 + n},")  # a changed ULN: updated
+            staging = folder / f"{n}_{path.name}.part"
+            staging.write_text(text)
+            os.rename(staging, inbox / f"{n}_{path.name}")
+        rows = 0
+        while True:
+            result = worker.cycle()
+            if not result.files:
+                break
+            rows += sum(f.rows for f in result.files)
+        now = rss_mb()
+        print(f"large round {n}: {rows:,} rows in {time.perf_counter() - begin:5.1f} s,"
+              f" RSS {now:.1f} MB ({now / start:.2f}x the floor)", flush=True)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from aewatch.clock import Clock
 from aewatch.config import Settings
+from aewatch.memory import LARGE_CYCLE_ROWS, give_back, use_trimmable_arrow_pool
 from aewatch.models import Heartbeat
 from aewatch.pipeline import FileOutcome, Pipeline
 
@@ -105,11 +106,14 @@ class Worker:
         sent, failed = self._send()
         result.alerts_sent, result.alerts_failed = sent, failed
         self._heartbeat(result)
+        if sum(outcome.rows for outcome in result.files) >= LARGE_CYCLE_ROWS:
+            give_back(self.sessions.kw.get("bind"))
         return result
 
     def run(self, *, once: bool = False) -> None:
         """Poll until stopped (SIGTERM/SIGINT), or one full cycle with ``once``."""
         self._install_signal_handlers()
+        use_trimmable_arrow_pool()
         self.pipeline.inbox.ensure()
         log.info(
             "worker=%s started inbox=%s db=%s",
